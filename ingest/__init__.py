@@ -1,0 +1,1 @@
+"""Parsers and the ingest command: collection files in, papers out."""

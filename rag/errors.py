@@ -1,0 +1,91 @@
+"""The small error hierarchy; front ends convert these at their edges."""
+
+from __future__ import annotations
+
+
+class PaperchatError(Exception):
+    """Base class: a problem the user can act on. `code` is a stable machine-readable tag."""
+
+    code = "error"
+    exit_code = 1
+
+
+class ConfigError(PaperchatError):
+    """Settings are invalid or inconsistent."""
+
+    code = "config_error"
+    exit_code = 2
+
+
+class InputError(PaperchatError):
+    """A request or argument is invalid (empty question, k out of range...)."""
+
+    code = "invalid_input"
+    exit_code = 2
+
+
+class NotFoundError(PaperchatError):
+    """A paper, session or collection does not exist."""
+
+    code = "not_found"
+
+
+class ParseError(PaperchatError):
+    """A collection file is malformed. Carries the file and line (1-based) where known."""
+
+    code = "parse_error"
+    exit_code = 3
+
+    def __init__(self, reason: str, *, path: str | None = None, line: int | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        where = path or "<input>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class IngestError(PaperchatError):
+    """Ingest could not complete; the previous index is left as it was."""
+
+    code = "ingest_error"
+    exit_code = 3
+
+
+class CollectionError(PaperchatError):
+    """The collection or store cannot be opened or used."""
+
+    code = "collection_error"
+    exit_code = 4
+
+
+class EmbedderMismatch(CollectionError):
+    """The collection was built with another embedding model or dimension."""
+
+    code = "embedder_mismatch"
+
+
+class StoreUnavailable(CollectionError):
+    """The Chroma server cannot be reached."""
+
+    code = "store_unavailable"
+
+
+class EmbedderError(PaperchatError):
+    """The embedding model cannot be loaded or called."""
+
+    code = "embedder_error"
+    exit_code = 5
+
+
+class LLMUnavailable(PaperchatError):
+    """The configured LLM endpoint failed (timeout, auth, rate limit, server error, refused)."""
+
+    code = "llm_unavailable"
+    exit_code = 6
+
+    def __init__(self, message: str, *, endpoint: str | None = None, status: int | None = None):
+        self.endpoint = endpoint
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,198 @@
+"""One pydantic-settings object, built at each entry point and passed down.
+
+Precedence: explicit overrides (CLI flags) > environment (`PAPERCHAT_*`, plus the usual
+`OPENAI_API_KEY` / `OPENAI_BASE_URL`) > TOML file (`PAPERCHAT_CONFIG` or
+`<home>/config.toml`) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def default_home() -> Path:
+    """The platform's user data dir (e.g. ~/.local/share/paperchat)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("paperchat", appauthor=False)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedSettings(_Section):
+    provider: Literal["minilm", "openai", "fake"] = Field(
+        "minilm", description="minilm: bundled all-MiniLM-L6-v2; openai: an OpenAI-compatible "
+        "embeddings endpoint; fake: deterministic hashing embedder for tests.")
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx", description="How minilm runs: onnx (exported once from the bundled weights, "
+        "fast start) or torch (sentence-transformers).")
+    model: str = Field("all-MiniLM-L6-v2", description="Embedding model name recorded in the "
+                       "collection; for provider=openai the model sent to the endpoint.")
+    base_url: str | None = Field(None, description="Embeddings endpoint for provider=openai.")
+    api_key: SecretStr | None = Field(None, description="API key for provider=openai.")
+    dimensions: int = Field(384, ge=8, le=8192, description="Vector size (fake/openai).")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per call.")
+    threads: int = Field(0, ge=0, description="Inference threads; 0 = all cores.")
+
+
+class ChunkSettings(_Section):
+    # 256 tokens keeps ~90 % of abstracts in one chunk (MiniLM was trained on <=256
+    # word pieces and truncates beyond it), so a chunk never loses text to truncation.
+    chunk_size: int = Field(256, ge=32, le=2048, description="Max tokens per chunk (tiktoken).")
+    chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by adjacent chunks.")
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(10, ge=1, le=100, description="Papers returned by default.")
+    fusion: Literal["zscore", "rrf", "bm25", "dense"] = Field(
+        "zscore", description="How dense and BM25 rankings combine (see BENCHMARKS.md).")
+    dense_weight: float = Field(0.6, ge=0.0, le=1.0, description="Weight of the dense "
+                                "z-score in zscore fusion; BM25 gets the rest.")
+    rrf_k: int = Field(60, ge=1, description="Constant of reciprocal-rank fusion.")
+    candidates: int = Field(50, ge=5, le=1000, description="Chunks fetched per component.")
+
+
+class LLMSettings(_Section):
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint "
+                                 "(PAPERCHAT_LLM_BASE_URL, else OPENAI_BASE_URL).")
+    api_key: SecretStr | None = Field(None, description="Key for the endpoint "
+                                      "(PAPERCHAT_LLM_API_KEY, else OPENAI_API_KEY).")
+    model: str = Field("gpt-4o-mini", description="Chat model name sent to the endpoint.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before one LLM request fails.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx with backoff.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(512, ge=16, description="Tokens reserved for the answer.")
+    context_window: int = Field(8192, ge=512, description="Prompt + answer token budget.")
+    fallback_extractive: bool = Field(True, description="On LLM failure answer "
+                                      "extractively with degraded=true instead of failing.")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key)
+
+
+class AnswerSettings(_Section):
+    engine: Literal["auto", "llm", "extractive"] = Field(
+        "auto", description="auto = llm when an endpoint is configured, else extractive.")
+    k: int = Field(5, ge=1, le=20, description="Papers given to the answer engine.")
+    max_sentences: int = Field(6, ge=1, le=30, description="Extractive answer length.")
+    support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Answer sentences "
+                                     "whose best cosine to a cited source is below are flagged.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, ge=0, le=65535, description="Bind port.")
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+    max_question_chars: int = Field(2000, ge=1, description="Longest accepted question.")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest ingest body.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Env prefix PAPERCHAT_, sections as PAPERCHAT_<SECTION>_<FIELD>."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERCHAT_", env_nested_delimiter="_", env_nested_max_split=1,
+        extra="forbid",
+    )
+
+    home: Path = Field(default_factory=default_home, description="Data directory.")
+    collection: str = Field("papers", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$",
+                            description="Collection name in Chroma.")
+    chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
+    api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes.")
+    admin_key: SecretStr | None = Field(None, description="Bearer key for POST /v1/ingest.")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _openai_env_fallbacks(self) -> Settings:
+        # The openai SDK's own variables count when ours are not set.
+        if self.llm.base_url is None and os.environ.get("OPENAI_BASE_URL"):
+            self.llm.base_url = os.environ["OPENAI_BASE_URL"]
+        if self.llm.api_key is None and os.environ.get("OPENAI_API_KEY"):
+            self.llm.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with CLI-flag values applied (None values are ignored)."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            section, _, name = key.partition("__")
+            if name:
+                data[section][name] = value
+            else:
+                data[key] = value
+        return Settings.model_validate(data)
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads `PAPERCHAT_CONFIG` or `<home>/config.toml` if present."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path_str = os.environ.get("PAPERCHAT_CONFIG")
+        if path_str:
+            path = Path(path_str)
+        else:
+            home = os.environ.get("PAPERCHAT_HOME")
+            path = (Path(home) if home else default_home()) / "config.toml"
+        if not path.is_file():
+            if path_str:
+                from rag.errors import ConfigError
+
+                raise ConfigError(f"{path}: config file not found (PAPERCHAT_CONFIG)")
+            return {}
+        try:
+            with path.open("rb") as fh:
+                return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as e:
+            from rag.errors import ConfigError
+
+            raise ConfigError(f"{path}: invalid TOML: {e}") from e
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from env + file, then apply non-None overrides (section__field keys)."""
+    from pydantic import ValidationError
+
+    from rag.errors import ConfigError
+
+    try:
+        settings = Settings()
+        return settings.with_overrides(**overrides) if overrides else settings
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid setting {loc}: {first['msg']}") from e
