@@ -72,7 +72,8 @@ class SearchResponse:
     query: str
     results: list[SearchHit]
     timings: dict[str, float] = field(default_factory=dict)
-    top_cosine: float | None = None
+    top_cosine: float | None = None  # best dense cosine among candidates (refusal signal)
+    top_bm25: float = 0.0  # best BM25 score among candidates (refusal signal)
 
     def to_json(self) -> dict[str, object]:
         return {"query": self.query, "results": [h.to_json() for h in self.results],

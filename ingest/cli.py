@@ -1,0 +1,70 @@
+"""`paperchat ingest` and `paperchat papers`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from paperchat.output import err, interactive, print_json, progress_bar
+
+
+def ingest_command(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Collection files (trending page dump, JSON/JSONL, BEIR corpus.jsonl, arXiv "
+        "metadata, CSV, BibTeX). Default: the bundled 119-paper collection.")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Force a format instead of detecting it: trending, jsonl, json, "
+        "beir, arxiv, csv, bibtex.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Remove papers that are no longer in the given files.")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Start over: re-embed everything (needed after changing the "
+        "embedding model). The old index stays queryable until the new one is complete.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Parse collection files and index them (incremental: unchanged papers are skipped)."""
+    from ingest.pipeline import ingest_paths
+    from rag.library import Library
+    from rag.settings import load_settings
+
+    settings = load_settings(collection=collection)
+    library = Library(settings)
+    with progress_bar("Embedding papers", enabled=interactive() and not as_json) as bar:
+        report = ingest_paths(library, paths or [], format=format, prune=prune,
+                              rebuild=rebuild, progress=bar)
+    for warning in report.warnings:
+        err(f"warning: {warning}")
+    if as_json:
+        print_json(report.to_json())
+        return
+    typer.echo(
+        f"{report.collection}: {report.papers} papers ({report.added} added, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed), "
+        f"{report.chunks} chunks, {report.seconds:.1f}s")
+
+
+def papers_command(
+    collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """List the papers in the collection."""
+    from rag.library import Library
+    from rag.settings import load_settings
+
+    library = Library(load_settings(collection=collection))
+    papers = library.papers()
+    if as_json:
+        print_json({"collection": library.settings.collection, "count": len(papers),
+                    "papers": [{"paper_id": p.id, "title": p.title, "year": p.year,
+                                "authors": list(p.authors)} for p in papers]})
+        return
+    if not papers:
+        err("the collection is empty; run `paperchat ingest`")
+        return
+    for p in papers:
+        typer.echo(f"{p.id}\t{p.title}")
+    err(f"{len(papers)} papers")

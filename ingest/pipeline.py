@@ -1,0 +1,34 @@
+"""Files in, index updated: parse everything first, then write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.library import Library
+    from rag.models import IngestReport
+
+
+def ingest_paths(library: Library, paths: Sequence[Path], *, format: str | None = None,
+                 prune: bool = False, rebuild: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """Parse and validate every file (nothing is written if one is malformed), then ingest."""
+    from ingest.bundled import bundled_collection_path
+    from ingest.parsers import parse_files
+
+    files = list(paths) or [bundled_collection_path()]
+    parsed = parse_files(files, format=format)
+    report = library.ingest(parsed.papers, prune=prune, rebuild=rebuild, progress=progress)
+    report.duplicates = parsed.duplicates
+    report.warnings = list(parsed.warnings)
+    return report
+
+
+def ensure_ingested(library: Library, progress: Callable[[int, int], None] | None = None
+                    ) -> IngestReport | None:
+    """First run: ingest the bundled collection when the collection is empty."""
+    if not library.is_empty():
+        return None
+    return ingest_paths(library, [], progress=progress)

@@ -1,0 +1,3 @@
+from paperchat.main import run
+
+run()

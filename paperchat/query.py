@@ -1,0 +1,161 @@
+"""`paperchat search` and `paperchat ask`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from paperchat.output import err, interactive, print_json, progress_bar
+
+
+def _read_jsonl(path: Path, text_key: str) -> Iterator[tuple[str, str]]:
+    """(id, text) per line; a malformed line fails with file:line before any work is done."""
+    from rag.errors import ParseError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise ParseError(f"cannot read: {e.strerror}", path=str(path)) from e
+    rows = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ParseError(f"invalid JSON: {e.msg}", path=str(path), line=n) from e
+        if not isinstance(obj, dict) or not isinstance(obj.get(text_key), str):
+            raise ParseError(f'expected an object with a string "{text_key}"',
+                             path=str(path), line=n)
+        rows.append((str(obj.get("id", n)), obj[text_key]))
+    return iter(rows)
+
+
+def search_command(
+    query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000,
+                                   help="Papers to return.")] = 10,
+    collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
+    queries: Annotated[Path | None, typer.Option(
+        "--queries", help='JSONL file of {"id", "query"}; one result line per query.')] = None,
+    mode: Annotated[str | None, typer.Option(
+        help="Ranking: default (hybrid), bm25, dense, rrf, zscore.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Find the papers that best match a query (hybrid BM25 + embeddings)."""
+    from rag.library import Library
+    from rag.settings import load_settings
+
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give a QUERY or --queries FILE (one of them)")
+    library = Library(load_settings(collection=collection))
+    if library.is_empty():
+        err(f"collection '{library.settings.collection}' is empty; run `paperchat ingest` "
+            "first")
+        raise typer.Exit(code=4)
+    if queries is not None:
+        for qid, text in _read_jsonl(queries, "query"):
+            print_json({"id": qid, **library.search(text, k, mode=mode).to_json()})
+        return
+    assert query is not None
+    response = library.search(query, k, mode=mode)
+    if as_json:
+        print_json(response.to_json())
+        return
+    if not response.results:
+        typer.echo("no matching papers")
+    for hit in response.results:
+        typer.echo(f"{hit.rank:>2}. {hit.title}  [{hit.paper_id}]  score {hit.score:.3f}")
+        typer.echo(f"    {hit.snippet}")
+    err(f"{response.timings.get('total_ms', 0):.0f} ms")
+
+
+def ask_command(
+    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    engine: Annotated[str | None, typer.Option(
+        help="auto (LLM when an endpoint is configured), llm or extractive.")] = None,
+    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=20,
+                                          help="Papers given to the answer engine.")] = None,
+    session: Annotated[str | None, typer.Option(
+        "--session", help="Session id to continue (see `paperchat chat`), or 'new'.")] = None,
+    questions: Annotated[Path | None, typer.Option(
+        "--questions", help='JSONL file of {"id", "question"}; one answer line each.')] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question from the collection, citing the papers [n]."""
+    from ingest.pipeline import ensure_ingested
+    from rag.answer.service import Assistant
+    from rag.library import Library
+    from rag.sessions import SessionStore
+    from rag.settings import load_settings
+
+    if (question is None) == (questions is None):
+        raise typer.BadParameter("give a QUESTION or --questions FILE (one of them)")
+    settings = load_settings(collection=collection)
+    library = Library(settings)
+    with progress_bar("First run: indexing the bundled collection",
+                      enabled=interactive() and not as_json) as bar:
+        if ensure_ingested(library, progress=bar) is not None and not as_json:
+            err("indexed the bundled collection")
+    sessions = SessionStore(settings.home / "sessions.sqlite3")
+    assistant = Assistant(settings, library, sessions=sessions)
+    if session == "new":
+        session = sessions.create(title=(question or "")[:60] or None).id
+        err(f"session {session}")
+    if questions is not None:
+        for qid, text in _read_jsonl(questions, "question"):
+            answer = assistant.ask(text, k=k, engine=engine)
+            print_json({"id": qid, **answer.to_json()})
+        return
+    assert question is not None
+    if as_json or not sys.stdout.isatty():
+        answer = assistant.ask(question, k=k, engine=engine, session_id=session)
+        if as_json:
+            print_json(answer.to_json())
+        else:
+            _print_answer(answer.to_json())
+        return
+    _stream_answer(assistant, question, k=k, engine=engine, session_id=session)
+
+
+def _stream_answer(assistant: Any, question: str, **kwargs: Any) -> None:
+    from rag.errors import PaperchatError
+
+    for event in assistant.stream(question, **kwargs):
+        if event.type == "token":
+            sys.stdout.write(event.data["text"])
+            sys.stdout.flush()
+        elif event.type == "error":
+            sys.stdout.write("\n")
+            error = PaperchatError(event.data.get("message", "error"))
+            raise error
+        elif event.type == "done":
+            sys.stdout.write("\n")
+            _print_references(event.data)
+
+
+def _print_answer(data: dict[str, Any]) -> None:
+    typer.echo(data["answer"])
+    _print_references(data)
+
+
+def _print_references(data: dict[str, Any]) -> None:
+    if data.get("notice"):
+        err(f"note: {data['notice']}")
+    if data.get("citations"):
+        typer.echo("\nSources:")
+        for c in data["citations"]:
+            support = c.get("support")
+            tail = f"  (support {support:.2f})" if isinstance(support, float) else ""
+            typer.echo(f"  [{c['n']}] {c['title']}  [{c['paper_id']}]{tail}")
+    unsupported = data.get("unsupported") or []
+    for sentence in unsupported:
+        err(f"weakly supported: {sentence}")
+    timings = data.get("timings") or {}
+    err(f"{data.get('engine')} · {timings.get('total_ms', 0):.0f} ms")

@@ -1,0 +1,168 @@
+"""An opened collection: the Chroma store, the keyword index and the embedder, together.
+
+Front ends build one `Library` per process and call `search`, `ingest`, `papers`.
+Everything heavy (chromadb, the embedding model, llama-index) loads on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rag.errors import InputError, NotFoundError
+from rag.models import IngestReport, Paper, SearchResponse
+
+if TYPE_CHECKING:
+    from rag.embedders import Embedder
+    from rag.keyword import KeywordIndex
+    from rag.settings import Settings
+    from rag.store import ChromaStore
+
+Progress = Callable[[int, int], None]
+MODES = ("default", "bm25", "dense", "rrf", "zscore")
+
+
+def embedder_identity(settings: Settings) -> tuple[str, int]:
+    """(model name, dimension) of the configured embedder, without loading it."""
+    es = settings.embed
+    if es.provider == "fake":
+        return f"fake-hashing-{es.dimensions}", es.dimensions
+    if es.provider == "openai":
+        return f"openai:{es.model}", es.dimensions
+    from rag.embedders.minilm import DIMENSION, MODEL_NAME
+
+    return MODEL_NAME, DIMENSION
+
+
+class Library:
+    """One collection, opened lazily; safe to share between threads for reads."""
+
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
+                 client: Any = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._client = client
+        self._store: ChromaStore | None = None
+        self._keyword: KeywordIndex | None = None
+        self._lock = threading.RLock()  # guards lazy initialisation
+        self._write_lock = threading.Lock()  # one ingest at a time
+
+    # -- parts ----------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    from rag.embedders import make_embedder
+
+                    self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def embedder_name(self) -> str:
+        if self._embedder is not None:
+            return self._embedder.name
+        return embedder_identity(self.settings)[0]
+
+    @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from rag.store import ChromaStore, make_client
+
+                    from rag.indexer import recover_interrupted_rebuild
+
+                    if self._client is None:
+                        self._client = make_client(self.settings)
+                    recover_interrupted_rebuild(self._client, self.settings.collection)
+                    self._store = ChromaStore(self._client, self.settings.collection)
+        return self._store
+
+    @property
+    def keyword(self) -> KeywordIndex:
+        if self._keyword is None:
+            with self._lock:
+                if self._keyword is None:
+                    self._keyword = self._open_keyword()
+        return self._keyword
+
+    def _keyword_dir(self) -> Any:
+        if self.settings.chroma_url:
+            return None  # server mode: the keyword index is rebuilt from Chroma in memory
+        return self.settings.home / "keyword" / self.settings.collection
+
+    def _open_keyword(self) -> KeywordIndex:
+        from rag.keyword import KeywordIndex
+
+        index = KeywordIndex(self._keyword_dir())
+        loaded = index.load()
+        store = self.store
+        if not loaded or store.write_in_progress or len(index) != store.count_chunks():
+            index.rebuild(store.iter_chunks())
+        return index
+
+    def check_embedder(self) -> None:
+        name, dim = (self._embedder.name, self._embedder.dimension) if self._embedder \
+            else embedder_identity(self.settings)
+        self.store.check_embedder(name, dim)
+
+    # -- reads ----------------------------------------------------------------
+    def count(self) -> int:
+        """Papers in the collection."""
+        return len(self.store.paper_states()) if self.store.exists else 0
+
+    def is_empty(self) -> bool:
+        return not self.store.exists or self.store.count_chunks() == 0
+
+    def papers(self) -> list[Paper]:
+        """All papers, sorted by title."""
+        return self.store.all_papers() if self.store.exists else []
+
+    def get_paper(self, paper_id: str) -> Paper:
+        found = self.store.get_papers([paper_id]) if self.store.exists else {}
+        if paper_id not in found:
+            raise NotFoundError(f"no paper with id {paper_id!r} in collection "
+                                f"'{self.settings.collection}'")
+        return found[paper_id]
+
+    def search(self, query: str, k: int | None = None, *, mode: str | None = None
+               ) -> SearchResponse:
+        """Top-k papers for a query: dense + BM25, fused, aggregated to papers."""
+        from rag.retrieval import hybrid_search
+
+        query = query.strip()
+        if not query:
+            raise InputError("the query is empty")
+        k = k or self.settings.retrieval.k
+        if not 1 <= k <= 1000:
+            raise InputError(f"k must be between 1 and 1000, got {k}")
+        mode = mode or "default"
+        if mode not in MODES:
+            raise InputError(f"unknown search mode {mode!r}; choose from {', '.join(MODES)}")
+        t0 = time.perf_counter()
+        if self.is_empty():
+            return SearchResponse(query, [], {"total_ms": 0.0})
+        self.check_embedder()
+        # The keyword index object is replaced (never mutated) by an ingest, so a search
+        # that started before the swap finishes on the old one.
+        response = hybrid_search(self, self.keyword, query, k, mode)
+        response.timings["total_ms"] = (time.perf_counter() - t0) * 1000
+        return response
+
+    # -- writes ---------------------------------------------------------------
+    def ingest(self, papers: Sequence[Paper], *, prune: bool = False, rebuild: bool = False,
+               progress: Progress | None = None) -> IngestReport:
+        """Bring the collection in line with `papers` (see rag/indexer.py)."""
+        from rag.indexer import run_ingest
+
+        with self._write_lock:
+            return run_ingest(self, papers, prune=prune, rebuild=rebuild, progress=progress)
+
+    def _replace_parts(self, store: ChromaStore | None, keyword: KeywordIndex) -> None:
+        """Called by the indexer after writing: publish the new keyword index (and store)."""
+        if store is not None:
+            self._store = store
+        self._keyword = keyword
