@@ -7,6 +7,7 @@ share words get similar vectors: good enough for retrieval tests, no model neede
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 
 import numpy as np
@@ -30,7 +31,7 @@ class HashingEmbedder:
 
     def _vector(self, text: str) -> np.ndarray:
         words = _WORD.findall(text.lower())
-        feats = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        feats = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         vec = np.zeros(self._dim, dtype=np.float32)
         for f in feats:
             h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little")
