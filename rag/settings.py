@@ -44,8 +44,10 @@ class EmbedSettings(_Section):
 
 
 class ChunkSettings(_Section):
-    # 256 tokens keeps ~90 % of abstracts in one chunk (MiniLM was trained on <=256
-    # word pieces and truncates beyond it), so a chunk never loses text to truncation.
+    # 256 tiktoken tokens ~ MiniLM's 256-word-piece window, so the model sees all of a chunk.
+    # Bundled abstracts: median 245 tokens with the title; 67/119 stay one chunk (170 chunks).
+    # Measured (default pipeline, bundled eval set, R@5/MRR@10): 128 -> .950/.987,
+    # 256 -> .954/.992, 384 -> .954/.988 (dense alone prefers 384: .901/.942 vs .881/.909).
     chunk_size: int = Field(256, ge=32, le=2048, description="Max tokens per chunk (tiktoken).")
     chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by adjacent chunks.")
 
