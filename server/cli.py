@@ -1,10 +1,31 @@
-"""`paperchat serve` (placeholder until the server lands)."""
+"""`paperchat serve`: the HTTP API under uvicorn."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
 
-def serve_command() -> None:
-    """Serve the HTTP API (not built yet)."""
-    raise typer.Exit(code=2)
+def serve_command(
+    host: Annotated[str | None, typer.Option(
+        help="Bind address (default server.host, 127.0.0.1). Binding beyond loopback "
+        "without PAPERCHAT_API_KEY exposes the API to the network.")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
+                                             help="Bind port (default 8000).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API (REST, SSE streaming, OpenAI-compatible /v1); docs at /docs."""
+    import uvicorn
+
+    from rag.settings import load_settings
+    from server.app import create_app
+    from server.security import is_loopback
+
+    settings = load_settings(collection=collection, server__host=host, server__port=port)
+    if not is_loopback(settings.server.host) and settings.api_key is None:
+        typer.echo(f"warning: serving on {settings.server.host} without PAPERCHAT_API_KEY; "
+                   "anyone who can reach it can query it", err=True)
+    uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
+                log_level=log_level)

@@ -1,0 +1,48 @@
+"""The app factory: settings in, FastAPI app out (no module-level state)."""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from rag.settings import Settings
+from server import ask, errors, health, ingest, openai_compat, papers, search, sessions
+from server.lifespan import lifespan
+from server.limits import BodyLimit
+from server.openapi import build_openapi
+from server.security import require_api_key
+
+DESCRIPTION = """Ask questions about a collection of research-paper abstracts; answers cite
+the papers as [n]. OpenAI-compatible clients can use `/v1` with model `paperchat`.
+
+With `PAPERCHAT_API_KEY` set, every `/v1` route needs `Authorization: Bearer <key>`.
+Errors have one shape: `{"error": {"code": ..., "message": ...}}`."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the lifespan opens the collection and loads the models once."""
+    app = FastAPI(title="paperchat", version=_version(), description=DESCRIPTION,
+                  lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.server.max_upload_bytes)
+    if settings.server.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.server.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.include_router(health.router)
+    guarded = [Depends(require_api_key)]
+    for module in (ask, search, papers, sessions, openai_compat):
+        app.include_router(module.router, prefix="/v1", dependencies=guarded)
+    app.include_router(ingest.router, prefix="/v1")  # require_admin covers the API key too
+    app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paperchat")
+    except PackageNotFoundError:
+        return "0+unknown"

@@ -1,0 +1,85 @@
+"""POST /v1/ask and /v1/ask/stream: a cited answer, whole or as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from typing import Any, cast
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from rag.answer.events import Event
+from rag.settings import Settings
+from server.checks import check_engine, check_question, public_answer
+from server.deps import AssistantDep, SettingsDep
+from server.errors import describe_event, error_body
+from server.schemas import AnswerOut, AskRequest, error_responses
+
+# astream is annotated AsyncIterator but is an async generator, which can be closed.
+Stream = AsyncGenerator[Event, None]
+router = APIRouter(tags=["ask"], responses=error_responses(404, 503))
+
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`text/event-stream`: one `sources` event, `token` events with "
+          "`text`, one `citations` event, then `done` with the full answer JSON; or an "
+          "`error` event with `code` and `message`, after which the stream ends.",
+          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+}
+
+
+@router.post("/ask", response_model=AnswerOut, response_model_exclude_unset=True)
+def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> dict[str, Any]:
+    """Answer a question from the collection, citing papers as [n].
+
+    Returns the same JSON as `paperchat ask --json`. With `session_id` the question continues
+    that chat session (and is saved to it). When the LLM endpoint fails the answer is
+    extractive with `degraded: true` (if `llm.fallback_extractive`), else 503.
+    """
+    check_question(body.question, settings)
+    check_engine(assistant, body.engine)
+    answer = assistant.ask(body.question, k=body.k, engine=body.engine,
+                           session_id=body.session_id)
+    return public_answer(answer.to_json(), settings)
+
+
+@router.post("/ask/stream", response_model=None, responses=_STREAM_DOC)
+async def ask_stream(body: AskRequest, assistant: AssistantDep,
+                     settings: SettingsDep) -> EventSourceResponse | JSONResponse:
+    """Stream the answer as Server-Sent Events: sources, token..., citations, done.
+
+    Each event's `data` is the JSON of the event (`{"type": ..., ...}`), its SSE `event`
+    field the type. Problems found before the first event (bad input, unknown session) are
+    ordinary JSON errors; later ones arrive as an `error` event. Closing the connection
+    cancels the generation.
+    """
+    check_question(body.question, settings)
+    check_engine(assistant, body.engine)
+    events = cast(Stream, assistant.astream(body.question, k=body.k, engine=body.engine,
+                                            session_id=body.session_id))
+    first = await anext(events)
+    if first.type == "error":
+        await events.aclose()
+        status, detail = describe_event(first.data, settings)
+        return JSONResponse(error_body(**detail), status_code=status)
+    return EventSourceResponse(_sse(first, events, settings), ping=15)
+
+
+async def _sse(first: Event, events: Stream,
+               settings: Settings) -> AsyncIterator[ServerSentEvent]:
+    """Encode events; closing this generator (client gone) closes the answer stream."""
+    async with aclosing(events):
+        yield _encode(first, settings)
+        async for event in events:
+            yield _encode(event, settings)
+
+
+def _encode(event: Event, settings: Settings) -> ServerSentEvent:
+    data = event.to_json()
+    if event.type == "error":
+        data = {"type": "error", **describe_event(event.data, settings)[1]}
+    elif event.type == "done":
+        data = {"type": "done", **public_answer(event.data, settings)}
+    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event.type)

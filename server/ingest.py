@@ -1,0 +1,90 @@
+"""POST /v1/ingest: index an uploaded collection file or a JSON list of papers.
+
+Only the request's bytes are read, never a path on the server. The body limit is
+server.max_upload_bytes (413 past it); a malformed file is a 422 naming the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ingest.parsers import parse_text
+from rag.errors import InputError, ParseError
+from server.deps import LibraryDep
+from server.schemas import IngestOut, PaperIn, error_responses
+from server.security import require_admin
+
+router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 415, 503))
+
+Format = Literal["trending", "jsonl", "json", "beir", "arxiv", "csv", "bibtex"]
+_PAPERS = {"type": "array", "minItems": 1, "items": PaperIn.model_json_schema()}
+_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "A collection file (any format "
+                                    "`paperchat ingest` reads)."}}}},
+        "application/json": {"schema": {"anyOf": [
+            _PAPERS,
+            {"type": "object", "required": ["papers"], "properties": {"papers": _PAPERS}}]}},
+    },
+}
+_UNSAFE = re.compile(r"[^\w .+-]")
+
+
+@router.post("/ingest", response_model=IngestOut, dependencies=[Depends(require_admin)],
+             openapi_extra={"requestBody": _BODY})
+async def ingest(
+    request: Request,
+    library: LibraryDep,
+    format: Annotated[Format | None, Query(description="Format of an uploaded file; "
+                                           "detected when absent.")] = None,
+    prune: Annotated[bool, Query(description="Remove papers not in this upload.")] = False,
+    rebuild: Annotated[bool, Query(description="Re-embed everything.")] = False,
+) -> dict[str, Any]:
+    """Parse and index papers; returns the ingest counts.
+
+    Send a collection file as multipart/form-data (field `file`), or a JSON list of papers
+    (`title`, `abstract`, optional `id`, `authors`, `year`, `url`, `doi`, `categories`).
+    Needs the admin key when PAPERCHAT_ADMIN_KEY is set; without one, only a server bound
+    to loopback accepts it. Queries keep being answered from the old index until the new
+    one is complete.
+    """
+    text, source, fmt = await _read_upload(request, format)
+    parsed = await run_in_threadpool(lambda: parse_text(text, format=fmt, source=source))
+    report = await run_in_threadpool(
+        lambda: library.ingest(parsed.papers, prune=prune, rebuild=rebuild))
+    return {**report.to_json(), "duplicates": parsed.duplicates,
+            "warnings": list(parsed.warnings)}
+
+
+async def _read_upload(request: Request, format: str | None) -> tuple[str, str, str | None]:
+    """(text, source name for messages, format) from a multipart or JSON body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=8) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InputError('the multipart body needs a file in the "file" field')
+            data = await upload.read()
+            source = _UNSAFE.sub("_", PurePath(upload.filename or "upload").name)[:80]
+        return _decode(data, source or "upload"), source or "upload", format
+    if content_type == "application/json" or content_type.endswith("+json"):
+        return _decode(await request.body(), "<request body>"), "<request body>", "json"
+    raise HTTPException(415, "send multipart/form-data with a file, or application/json")
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ParseError(f"not UTF-8 text (byte offset {e.start})", path=source,
+                         line=data.count(b"\n", 0, e.start) + 1) from e

@@ -1,0 +1,57 @@
+"""Startup: open the collection, load the embedder and warm the index once per process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from rag.answer.service import Assistant
+from rag.errors import PaperchatError
+from rag.library import Library
+from rag.sessions import SessionStore
+from rag.settings import Settings
+
+log = logging.getLogger("paperchat.server")
+
+
+def index_status(library: Library) -> tuple[int, str | None]:
+    """(papers, problem): opens the store, keyword index and embedder if not yet open."""
+    try:
+        papers = library.count()
+        _ = library.embedder  # loads the model
+        if papers:
+            library.check_embedder()
+            _ = library.keyword
+        return papers, None
+    except PaperchatError as e:
+        return 0, e.code
+
+
+def warm_up(library: Library) -> str | None:
+    """Load everything and run one search, so the first request pays no start-up cost."""
+    papers, problem = index_status(library)
+    if problem is None and papers:
+        try:
+            library.search("warm up the index", 1)
+        except PaperchatError as e:
+            problem = e.code
+    if problem:
+        log.warning("index not ready at start-up: %s", problem)
+    return problem
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build the Library, SessionStore and Assistant from `app.state.settings`."""
+    settings: Settings = app.state.settings
+    library = Library(settings)
+    sessions = SessionStore(settings.home / "sessions.sqlite3")
+    app.state.library = library
+    app.state.sessions = sessions
+    app.state.assistant = Assistant(settings, library, sessions=sessions)
+    await to_thread.run_sync(warm_up, library)
+    yield

@@ -1,0 +1,187 @@
+"""OpenAI-compatible API: GET /v1/models and POST /v1/chat/completions (streamed or not).
+
+The conversation's last user message is the question and earlier turns are the history.
+The reply text keeps the [n] markers and ends with a "Sources:" list, so plain clients show
+the references; the structured citations ride along in a `citations` field (in the final
+chunk when streaming).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any, cast
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from rag.answer.events import Event
+from rag.errors import InputError, NotFoundError
+from rag.settings import Settings
+from server.ask import Stream
+from server.checks import check_question, public_answer
+from server.deps import AssistantDep, SettingsDep
+from server.errors import describe_event, error_body
+from server.schemas import (
+    ChatCompletion,
+    ChatMessageIn,
+    ChatRequest,
+    ModelCard,
+    ModelList,
+    error_responses,
+)
+
+router = APIRouter(tags=["openai"])
+MODEL_ID = "paperchat"
+_CREATED = int(time.time())
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
+    "description": "JSON, or with `stream: true` `text/event-stream` of "
+    "chat.completion.chunk objects ending with `data: [DONE]`.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/models", response_model=ModelList)
+async def list_models() -> ModelList:
+    """The models this server answers with: one, `paperchat`."""
+    return ModelList(data=[_card()])
+
+
+@router.get("/models/{model}", response_model=ModelCard, responses=error_responses(404))
+async def get_model(model: str) -> ModelCard:
+    """One model by id; only `paperchat` exists."""
+    _check_model(model)
+    return _card()
+
+
+@router.post("/chat/completions", response_model=ChatCompletion,
+             responses={**_STREAM_DOC, **error_responses(404, 503)})
+async def chat_completions(body: ChatRequest, assistant: AssistantDep,
+                           settings: SettingsDep) -> Any:
+    """OpenAI chat completions over the collection: a cited answer to the last user message.
+
+    Works with any OpenAI client pointed at this server's /v1 (model `paperchat`). Sampling
+    options are accepted and ignored. Extra response fields: `citations` (the sources
+    behind each [n]) and `paperchat` (engine, refused, degraded, timings).
+    """
+    _check_model(body.model)
+    question, history = conversation(body.messages)
+    check_question(question, settings)
+    if not body.stream:
+        answer = await run_in_threadpool(lambda: assistant.ask(question, history=history))
+        return completion(public_answer(answer.to_json(), settings))
+    events = cast(Stream, assistant.astream(question, history=history))
+    first = await anext(events)
+    if first.type == "error":
+        await events.aclose()
+        status, detail = describe_event(first.data, settings)
+        return JSONResponse(error_body(**detail), status_code=status)
+    options = body.model_extra.get("stream_options") if body.model_extra else None
+    usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    return EventSourceResponse(_chunks(first, events, settings, usage), ping=15)
+
+
+def _card() -> ModelCard:
+    return ModelCard(id=MODEL_ID, created=_CREATED, owned_by="paperchat")
+
+
+def _check_model(model: str) -> None:
+    if model != MODEL_ID:
+        raise NotFoundError(f"unknown model {model[:80]!r}; this server has {MODEL_ID!r}")
+
+
+def _text(message: ChatMessageIn) -> str:
+    if isinstance(message.content, list):
+        return "".join(part.text or "" for part in message.content if part.type == "text")
+    return message.content or ""
+
+
+def conversation(messages: list[ChatMessageIn]) -> tuple[str, list[dict[str, str]]]:
+    """(question, history): the last user message, and the user/assistant turns before it."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
+        raise InputError("the conversation has no user message to answer")
+    history = [{"role": m.role, "content": _text(m)} for m in messages[:last]
+               if m.role in ("user", "assistant")]
+    return _text(messages[last]), history
+
+
+def sources_text(citations: list[dict[str, Any]]) -> str:
+    """The "Sources:" list appended to the reply text (empty when nothing is cited)."""
+    if not citations:
+        return ""
+    lines = [f"[{c['n']}] {c['title']} ({c['paper_id']})" for c in citations]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _meta(data: dict[str, Any]) -> dict[str, Any]:
+    keys = ("engine", "refused", "degraded", "notice", "timings", "unsupported")
+    return {k: data[k] for k in keys if k in data}
+
+
+def completion(data: dict[str, Any]) -> dict[str, Any]:
+    """A chat.completion object from an answer's JSON."""
+    usage = data.get("usage") or {}
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
+        "created": int(time.time()), "model": MODEL_ID,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {
+            "role": "assistant", "content": data["answer"] + sources_text(data["citations"])}}],
+        "usage": {k: int(usage.get(k, 0)) for k in
+                  ("prompt_tokens", "completion_tokens", "total_tokens")},
+        "citations": data["citations"], "paperchat": _meta(data),
+    }
+
+
+async def _chunks(first: Event, events: Stream, settings: Settings,
+                  include_usage: bool) -> AsyncIterator[ServerSentEvent]:
+    """chat.completion.chunk events; closing this generator closes the answer stream."""
+    stream = _ChunkStream(settings, include_usage)
+    async with aclosing(events):
+        yield stream.chunk({"role": "assistant", "content": ""})
+        for out in stream.translate(first):
+            yield out
+        async for event in events:
+            for out in stream.translate(event):
+                yield out
+            if event.type == "error":
+                return
+    yield ServerSentEvent(data="[DONE]")
+
+
+class _ChunkStream:
+    """Turns answer events into chat.completion.chunk server-sent events."""
+
+    def __init__(self, settings: Settings, include_usage: bool) -> None:
+        self.settings, self.include_usage = settings, include_usage
+        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None,
+              **extra: Any) -> ServerSentEvent:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish}] \
+            if delta or finish else []
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": MODEL_ID, "choices": choices, **extra}
+        return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
+
+    def translate(self, event: Event) -> list[ServerSentEvent]:
+        if event.type == "token":
+            return [self.chunk({"content": event.data["text"]})]
+        if event.type == "error":
+            _, detail = describe_event(event.data, self.settings)
+            # The openai SDK raises an APIError for a data payload with an "error" key.
+            return [ServerSentEvent(data=json.dumps({"error": {**detail,
+                                                               "type": detail["code"]}}))]
+        if event.type != "done":
+            return []
+        data = public_answer(event.data, self.settings)
+        tail = sources_text(data["citations"])
+        out = [self.chunk({"content": tail})] if tail else []
+        out.append(self.chunk({}, "stop", citations=data["citations"], paperchat=_meta(data)))
+        if self.include_usage:
+            out.append(self.chunk({}, usage=completion(data)["usage"]))
+        return out

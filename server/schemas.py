@@ -1,0 +1,259 @@
+"""Request and response models: the OpenAPI contract of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# A question or query must contain something besides whitespace.
+NOT_BLANK = r"\S"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    # Extra keys pass through, so a field added to a rag/ shape reaches clients unchanged.
+    model_config = ConfigDict(extra="allow")
+
+
+# -- errors ---------------------------------------------------------------------------
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable tag, e.g. not_found.")
+    message: str = Field(description="What went wrong, for people.")
+    line: int | None = Field(None, description="1-based line of a malformed upload.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+# -- health ---------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class LLMStatus(BaseModel):
+    configured: bool = Field(description="An OpenAI-compatible endpoint is configured.")
+    reachable: bool | None = Field(description="It answered a model listing; null when "
+                                   "not configured.")
+    model: str | None = Field(description="Chat model sent to the endpoint.")
+
+
+class Ready(BaseModel):
+    ready: bool
+    collection: str
+    papers: int = Field(description="Papers in the loaded index.")
+    embedder: str = Field(description="Embedding model of the collection.")
+    llm: LLMStatus
+    problem: str | None = Field(None, description="Why the index is not ready.")
+
+
+# -- ask / search ---------------------------------------------------------------------
+Engine = Literal["auto", "llm", "extractive"]
+
+
+class AskRequest(_In):
+    question: str = Field(min_length=1, pattern=NOT_BLANK,
+                          description="The question; at most server.max_question_chars.")
+    k: int | None = Field(None, ge=1, le=20, description="Papers given to the answer engine.")
+    engine: Engine | None = Field(None, description="auto (LLM when configured), llm or "
+                                  "extractive.")
+    session_id: str | None = Field(None, min_length=1, max_length=64,
+                                   description="Chat session to continue (see /v1/sessions).")
+
+
+class CitationOut(_Out):
+    n: int
+    paper_id: str
+    title: str
+    snippet: str
+    support: float | None = None
+
+
+class AnswerOut(_Out):
+    """The `paperchat ask --json` shape."""
+
+    question: str
+    answer: str
+    citations: list[CitationOut]
+    refused: bool
+    engine: str
+    degraded: bool
+    usage: dict[str, int]
+    timings: dict[str, float]
+    unsupported: list[str] = Field(default_factory=list)
+    notice: str | None = None
+    session_id: str | None = None
+
+
+class HitOut(_Out):
+    rank: int
+    paper_id: str
+    title: str
+    score: float
+    snippet: str
+
+
+class SearchOut(_Out):
+    """The `paperchat search --json` shape."""
+
+    query: str
+    results: list[HitOut]
+    timings: dict[str, float]
+
+
+# -- papers ---------------------------------------------------------------------------
+class PaperSummary(BaseModel):
+    paper_id: str
+    title: str
+    year: int | None
+    authors: list[str]
+
+
+class PaperPage(BaseModel):
+    collection: str
+    count: int = Field(description="Papers in the collection (all pages).")
+    offset: int
+    limit: int
+    papers: list[PaperSummary]
+
+
+class PaperDetail(BaseModel):
+    paper_id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    year: int | None
+    url: str | None
+    doi: str | None
+    categories: list[str]
+
+
+# -- sessions -------------------------------------------------------------------------
+class SessionCreate(_In):
+    title: str | None = Field(None, max_length=200, description="Shown in session lists; "
+                              "the first question titles an untitled session.")
+
+
+class SessionOut(_Out):
+    id: str
+    title: str | None
+    created_at: str
+    updated_at: str
+    message_count: int
+
+
+class MessageOut(_Out):
+    role: str
+    content: str
+    citations: list[dict[str, Any]]
+    created_at: str
+
+
+class SessionDetail(SessionOut):
+    messages: list[MessageOut]
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut]
+
+
+# -- ingest ---------------------------------------------------------------------------
+class PaperIn(BaseModel):
+    """One paper of a JSON ingest body (the fields `paperchat ingest` reads from JSON)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str | None = Field(None, description="Stable id; derived from the title if absent.")
+    title: str = Field(min_length=1, pattern=NOT_BLANK)
+    abstract: str = Field(min_length=1, pattern=NOT_BLANK)
+    authors: list[str] | str | None = None
+    year: int | None = Field(None, ge=1, le=9999)
+    url: str | None = None
+    doi: str | None = None
+    categories: list[str] | str | None = None
+
+
+class IngestOut(_Out):
+    collection: str
+    papers: int = Field(description="Collection size afterwards.")
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    chunks: int
+    seconds: float
+    duplicates: int = Field(description="Duplicate records merged while parsing.")
+    warnings: list[str]
+
+
+# -- OpenAI-compatible ----------------------------------------------------------------
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+
+class ChatRequest(BaseModel):
+    """The OpenAI chat-completions request; sampling options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="Must be `paperchat` (see GET /v1/models).")
+    messages: list[ChatMessageIn] = Field(min_length=1, description="The last user message "
+                                          "is the question; earlier turns are history.")
+    stream: bool | None = False
+
+
+class ChatReply(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatReply
+    finish_reason: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut] = Field(description="The structured sources behind [n].")
+    paperchat: dict[str, Any] = Field(description="engine, refused, degraded, timings.")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for error statuses, all with the one error shape."""
+    from http import HTTPStatus
+
+    return {s: {"model": ErrorBody, "description": HTTPStatus(s).phrase} for s in statuses}

@@ -1,0 +1,35 @@
+"""GET /v1/search: ranked papers for a query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from rag.errors import InputError
+from server.deps import LibraryDep, SettingsDep
+from server.schemas import NOT_BLANK, SearchOut, error_responses
+
+router = APIRouter(tags=["search"], responses=error_responses(503))
+
+Mode = Literal["default", "bm25", "dense", "rrf", "zscore"]
+
+
+@router.get("/search", response_model=SearchOut)
+def search(
+    library: LibraryDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(min_length=1, pattern=NOT_BLANK, description="What to look for.")],
+    k: Annotated[int | None, Query(ge=1, le=100, description="Papers to return "
+                                   "(default retrieval.k).")] = None,
+    mode: Annotated[Mode | None, Query(description="Ranking: default (hybrid), bm25, "
+                                       "dense, rrf, zscore.")] = None,
+) -> dict[str, Any]:
+    """Find the papers that best match a query (hybrid BM25 + embeddings).
+
+    Returns the same JSON as `paperchat search --json`; an empty collection gives no results.
+    """
+    if len(q) > settings.server.max_question_chars:
+        raise InputError(f"the query is longer than {settings.server.max_question_chars} "
+                         "characters")
+    return library.search(q, k, mode=mode).to_json()
