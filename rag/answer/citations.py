@@ -1,0 +1,157 @@
+"""Citation markers: parse, drop out-of-range, renumber by first use; score sentence support.
+
+Renumbering works incrementally (`Renumberer.feed`) so that streamed tokens already carry
+the final numbers: the text a client assembles from `token` events equals `Answer.answer`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rag.answer.models import Citation
+from rag.answer.text import MARKER, split_sentences, strip_markers
+
+if TYPE_CHECKING:
+    from rag.answer.vectors import SentenceVectors
+    from rag.models import SearchHit
+
+_RANGE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
+_PARTIAL = re.compile(r"\[\s*(?:\d+(?:\s*(?:[,;]|[-–—])\s*)?)*\s*$")
+_MAX_PENDING = 48  # an unclosed "[" longer than this is plain text, not a marker
+# Uncited sentences that need no source: a lead-in ending in ":" or a statement that the
+# sources do not cover something.
+_META = re.compile(
+    r":$|\b(?:sources?|papers?|collection|abstracts?)\b.*\b(?:not|no|none|nothing|neither|"
+    r"cannot|doesn't|don't)\b|\b(?:not|no|none|nothing|neither|cannot)\b.*"
+    r"\b(?:sources?|papers?|collection|abstracts?)\b", re.IGNORECASE)
+
+
+def parse_marker(body: str, k: int) -> list[int]:
+    """Numbers in a marker body ("1, 3-5"), kept only within 1..k, in order, no repeats."""
+    nums: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", body.strip()):
+        m = _RANGE.fullmatch(part)
+        if m:
+            lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+            nums.extend(range(max(lo, 1), min(hi, k) + 1))
+        elif part.isdigit() and 1 <= int(part) <= k:
+            nums.append(int(part))
+    return list(dict.fromkeys(nums))
+
+
+@dataclass
+class Renumberer:
+    """Rewrites markers in streamed text: source numbers 1..k -> order of first use."""
+
+    k: int
+    order: list[int] = field(default_factory=list)  # source numbers by first use
+    _buf: str = ""
+
+    def feed(self, delta: str) -> str:
+        """Text that is final so far; a possible marker (or space before one) is held back."""
+        self._buf += delta
+        return self._drain(final=False)
+
+    def finish(self) -> str:
+        """Flush what is held back."""
+        return self._drain(final=True)
+
+    def _rewrite(self, body: str) -> str:
+        new: set[int] = set()
+        for n in parse_marker(body, self.k):
+            if n not in self.order:
+                self.order.append(n)
+            new.add(self.order.index(n) + 1)
+        return "[" + ", ".join(str(n) for n in sorted(new)) + "]" if new else ""
+
+    def _drain(self, *, final: bool) -> str:
+        out: list[str] = []
+        buf = self._buf
+        while buf:
+            i = buf.find("[")
+            if i < 0:
+                keep = len(buf) if final else len(buf.rstrip(" \t"))
+                out.append(buf[:keep])
+                buf = buf[keep:]
+                break
+            pre = buf[:i]
+            m = MARKER.match(buf, i)
+            if m:
+                new = self._rewrite(m.group(1))
+                out.append(pre + new if new else pre.rstrip(" \t"))
+                buf = buf[m.end():]
+                continue
+            if not final and _PARTIAL.fullmatch(buf, i) and len(buf) - i < _MAX_PENDING:
+                stripped = pre.rstrip(" \t")
+                out.append(stripped)
+                buf = buf[len(stripped):]
+                break
+            out.append(buf[:i + 1])
+            buf = buf[i + 1:]
+        self._buf = buf
+        return "".join(out)
+
+
+def renumber(text: str, k: int) -> tuple[str, list[int]]:
+    """(rewritten text, source numbers in order of first use) for a whole answer."""
+    r = Renumberer(k)
+    return r.feed(text) + r.finish(), r.order
+
+
+def sentence_citations(sentence: str) -> list[int]:
+    """The (already renumbered) citation numbers in one sentence."""
+    nums: list[int] = []
+    for m in MARKER.finditer(sentence):
+        nums.extend(parse_marker(m.group(1), 10_000))
+    return list(dict.fromkeys(nums))
+
+
+# Support is cosine similarity, so it catches claims cited to the wrong or an off-topic
+# source, not wrong numbers. Measured with MiniLM on the bundled abstracts: a sentence copied
+# from the abstract scores 1.0; ten hand-written paraphrases 0.49-0.91 (median ~0.7); claims
+# on the paper's topic that it does not make 0.22-0.66; off-topic claims 0.08-0.17. The
+# default threshold 0.5 (settings.answer.support_threshold) sits between the last two groups.
+def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
+                  threshold: float) -> tuple[list[dict[str, Any]], list[Citation]]:
+    """Per-sentence support (best cosine to a sentence of a cited source) and citations.
+
+    `cited[i]` is the source that renumbered citation i+1 points to.
+    """
+    claims: list[tuple[str, str, list[int]]] = []
+    for s in split_sentences(answer):
+        clean = strip_markers(s)
+        nums = [n for n in sentence_citations(s) if n <= len(cited)]
+        if clean:
+            claims.append((s, clean, nums))
+        elif nums and claims:  # a marker on its own line belongs to the sentence before
+            text, prev_clean, prev_nums = claims[-1]
+            claims[-1] = (text, prev_clean, list(dict.fromkeys(prev_nums + nums)))
+    source_sents = [[h.title, *split_sentences(h.abstract or h.snippet)] for h in cited]
+    needed = [c[1] for c in claims if c[2]] + [t for ss in source_sents for t in ss]
+    vecs = vectors.lookup(needed)
+    best: dict[int, tuple[float, str]] = {}
+    sentences: list[dict[str, Any]] = []
+    for _text, clean, nums in claims:
+        support: float | None = None
+        if nums:
+            q = vecs[clean]
+            for n in nums:
+                for cand in source_sents[n - 1]:
+                    sim = float(q @ vecs[cand])
+                    support = sim if support is None else max(support, sim)
+                    if n not in best or sim > best[n][0]:
+                        best[n] = (sim, cand)
+            supported = support is not None and support >= threshold
+        else:
+            supported = bool(_META.search(clean))
+        sentences.append({"text": clean, "citations": nums, "support": support,
+                          "supported": supported})
+    citations = [
+        Citation(n=i + 1, paper_id=h.paper_id, title=h.title,
+                 snippet=best[i + 1][1] if i + 1 in best else h.snippet,
+                 support=best[i + 1][0] if i + 1 in best else None)
+        for i, h in enumerate(cited)
+    ]
+    return sentences, citations

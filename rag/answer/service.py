@@ -1,0 +1,366 @@
+"""The Assistant: a question in, a cited answer out; sync, streamed, or async-streamed.
+
+Pipeline per question: validate -> load history (explicit or from the session store) ->
+condense a follow-up (llm: ask the model; extractive: `followup.condense`) -> retrieve ->
+refuse if nothing is relevant (no LLM call) -> generate (llm stream, or extractive) with
+citations renumbered as tokens stream -> support scores -> save the turn to the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rag.answer import budget, extractive, followup, prompts, refusal
+from rag.answer.citations import Renumberer, score_support
+from rag.answer.events import Event
+from rag.answer.llm import CONDENSE_MAX_TOKENS, ChatModel
+from rag.answer.models import Answer, Citation
+from rag.answer.vectors import SentenceVectors
+from rag.errors import CollectionError, ConfigError, InputError, LLMUnavailable, PaperchatError
+from rag.tokens import count_tokens
+
+if TYPE_CHECKING:
+    from rag.embedders import Embedder
+    from rag.models import SearchHit, SearchResponse
+    from rag.sessions import SessionStore
+    from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+ENGINES = ("auto", "llm", "extractive")
+MAX_K = 20
+
+
+class Searchable(Protocol):
+    """What the Assistant needs from an opened collection (rag.library.Library)."""
+
+    settings: Settings
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def search(self, query: str, k: int | None = None, *,
+               mode: str | None = None) -> SearchResponse: ...
+
+    def is_empty(self) -> bool: ...
+
+
+@dataclass
+class _Turn:
+    """State of one question while it is answered."""
+
+    question: str
+    k: int
+    engine: str
+    history: list[dict[str, Any]]
+    session_id: str | None
+    started: float = field(default_factory=time.perf_counter)
+    standalone: str | None = None
+    hits: list[SearchHit] = field(default_factory=list)
+    pool: list[SearchHit] = field(default_factory=list)  # what the markers number
+    renum: Renumberer = field(default_factory=lambda: Renumberer(0))
+    parts: list[str] = field(default_factory=list)  # emitted (renumbered) text
+    raw: list[str] = field(default_factory=list)  # text as generated
+    refused: bool = False
+    degraded: bool = False
+    notice: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    gen_started: float = 0.0
+    answer: Answer | None = None
+
+    def since(self, t: float) -> float:
+        return (time.perf_counter() - t) * 1000
+
+
+class Assistant:
+    """Answers questions about one collection with either engine."""
+
+    def __init__(self, settings: Settings, library: Searchable, *,
+                 sessions: SessionStore | None = None) -> None:
+        self.settings = settings
+        self.library = library
+        self._sessions = sessions
+        self._chat: ChatModel | None = None
+        self._vectors: SentenceVectors | None = None
+
+    @property
+    def sessions(self) -> SessionStore:
+        """The session store given, else `<home>/sessions.sqlite3` (opened on first use)."""
+        if self._sessions is None:
+            from rag.sessions import SessionStore
+
+            self._sessions = SessionStore(self.settings.home / "sessions.sqlite3")
+        return self._sessions
+
+    @property
+    def chat(self) -> ChatModel:
+        if self._chat is None:
+            self._chat = ChatModel(self.settings.llm)
+        return self._chat
+
+    @property
+    def vectors(self) -> SentenceVectors:
+        if self._vectors is None:
+            self._vectors = SentenceVectors(self.library.embedder)
+        return self._vectors
+
+    def resolve_engine(self, engine: str | None = None) -> str:
+        """'llm' or 'extractive'; auto = llm when an endpoint or key is configured."""
+        engine = engine or self.settings.answer.engine
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+        if engine == "auto":
+            return "llm" if self.settings.llm.configured else "extractive"
+        if engine == "llm" and not self.settings.llm.configured:
+            raise ConfigError("the llm engine needs an endpoint: set OPENAI_API_KEY, or "
+                              "PAPERCHAT_LLM_BASE_URL for a local OpenAI-compatible server")
+        return engine
+
+    # -- public entry points -----------------------------------------------------
+    def ask(self, question: str, **kwargs: Any) -> Answer:
+        """Answer a question; raises PaperchatError subclasses on failure."""
+        turn = self._prepare(question, **kwargs)
+        for _ in self._events(turn):
+            pass
+        assert turn.answer is not None
+        return turn.answer
+
+    def events(self, question: str, **kwargs: Any) -> Iterator[Event]:
+        """Like `stream`, but a failure is raised instead of yielded as an error event."""
+        yield from self._events(self._prepare(question, **kwargs))
+
+    def stream(self, question: str, **kwargs: Any) -> Iterator[Event]:
+        """sources, token..., citations, done; or an error event (never an exception)."""
+        try:
+            yield from self.events(question, **kwargs)
+        except Exception as e:
+            yield _error_event(e)
+
+    async def astream(self, question: str, **kwargs: Any) -> AsyncIterator[Event]:
+        """`stream` for event loops; closing or cancelling it closes the LLM's HTTP stream."""
+        try:
+            turn = await asyncio.to_thread(self._prepare, question, **kwargs)
+            if turn.engine == "llm" and turn.history:
+                try:
+                    await self._acondense(turn)
+                except LLMUnavailable as e:
+                    self._degrade(turn, e)
+            yield await asyncio.to_thread(self._retrieve, turn)
+            if turn.engine == "llm" and not turn.refused:
+                prompt = self._start_llm(turn)
+                usage: dict[str, int] = {}
+                deltas = self.chat.astream_chat(prompt.messages, usage=usage,
+                                                max_tokens=self.settings.llm.max_tokens)
+                try:
+                    async for delta in deltas:
+                        event = self._token(turn, delta)
+                        if event:
+                            yield event
+                    self._count_llm(turn, prompt.messages, usage)
+                except LLMUnavailable as e:
+                    self._degrade(turn, e)
+                finally:
+                    await deltas.aclose()
+            if turn.engine != "llm" or turn.refused:
+                for event in await asyncio.to_thread(lambda: list(self._local(turn))):
+                    yield event
+            for event in await asyncio.to_thread(lambda: list(self._finish(turn))):
+                yield event
+        except Exception as e:
+            yield _error_event(e)
+
+    # -- steps ---------------------------------------------------------------------
+    def _prepare(self, question: str, *, k: int | None = None, engine: str | None = None,
+                 session_id: str | None = None,
+                 history: list[dict[str, Any]] | None = None) -> _Turn:
+        question = (question or "").strip()
+        if not question:
+            raise InputError("the question is empty")
+        k = self.settings.answer.k if k is None else k
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
+        resolved = self.resolve_engine(engine)
+        if history is None and session_id:
+            history = self.sessions.get(session_id).history()
+        turns = _check_history(history or [])
+        if self.library.is_empty():
+            raise CollectionError(f"the collection '{self.settings.collection}' is empty; "
+                                  "run `paperchat ingest` first")
+        return _Turn(question, k, resolved, turns, session_id)
+
+    def _events(self, turn: _Turn) -> Iterator[Event]:
+        if turn.engine == "llm" and turn.history:
+            try:
+                self._condense(turn)
+            except LLMUnavailable as e:
+                self._degrade(turn, e)
+        yield self._retrieve(turn)
+        if turn.engine == "llm" and not turn.refused:
+            prompt = self._start_llm(turn)
+            usage: dict[str, int] = {}
+            deltas = self.chat.stream_chat(prompt.messages, usage=usage,
+                                           max_tokens=self.settings.llm.max_tokens)
+            try:
+                for delta in deltas:
+                    event = self._token(turn, delta)
+                    if event:
+                        yield event
+                self._count_llm(turn, prompt.messages, usage)
+            except LLMUnavailable as e:
+                self._degrade(turn, e)
+            finally:
+                deltas.close()
+        if turn.engine != "llm" or turn.refused:
+            yield from self._local(turn)
+        yield from self._finish(turn)
+
+    def _condense(self, turn: _Turn) -> None:
+        t0 = time.perf_counter()
+        messages = self._condense_messages(turn)
+        usage: dict[str, int] = {}
+        text = self.chat.complete(messages, max_tokens=CONDENSE_MAX_TOKENS, usage=usage)
+        self._set_standalone(turn, text, messages, usage, t0)
+
+    async def _acondense(self, turn: _Turn) -> None:
+        t0 = time.perf_counter()
+        messages = self._condense_messages(turn)
+        usage: dict[str, int] = {}
+        text = await self.chat.acomplete(messages, max_tokens=CONDENSE_MAX_TOKENS, usage=usage)
+        self._set_standalone(turn, text, messages, usage, t0)
+
+    def _condense_messages(self, turn: _Turn) -> budget.Messages:
+        return budget.condense_messages(turn.question, turn.history,
+                                        max_tokens=CONDENSE_MAX_TOKENS,
+                                        context_window=self.settings.llm.context_window)
+
+    def _set_standalone(self, turn: _Turn, text: str, messages: budget.Messages,
+                        usage: dict[str, int], t0: float) -> None:
+        lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+        standalone = lines[0].removeprefix("Standalone question:").strip(" \"'") if lines \
+            else ""
+        turn.standalone = standalone or turn.question
+        turn.prompt_tokens += usage.get("prompt_tokens") or budget.messages_tokens(messages)
+        turn.completion_tokens += usage.get("completion_tokens") or count_tokens(text)
+        turn.timings["condense_ms"] = turn.since(t0)
+
+    def _retrieve(self, turn: _Turn) -> Event:
+        if turn.standalone is None:
+            turn.standalone = followup.condense(turn.question, turn.history)
+        t0 = time.perf_counter()
+        response = self.library.search(turn.standalone, turn.k)
+        turn.timings["retrieval_ms"] = turn.since(t0)
+        relevance = refusal.assess(turn.standalone, response,
+                                   lexical=self.settings.retrieval.fusion != "dense")
+        log.debug("relevance of %r: %s", turn.standalone, relevance)
+        turn.refused = not relevance.relevant
+        turn.hits = [] if turn.refused else response.results[:turn.k]
+        turn.gen_started = time.perf_counter()
+        return Event("sources", {"sources": [
+            {"n": i, "paper_id": h.paper_id, "title": h.title, "snippet": h.snippet,
+             "score": round(h.score, 6)} for i, h in enumerate(turn.hits, 1)]})
+
+    def _start_llm(self, turn: _Turn) -> budget.Prompt:
+        llm = self.settings.llm
+        prompt = budget.build_answer_prompt(turn.question, turn.hits, turn.history,
+                                            max_tokens=llm.max_tokens,
+                                            context_window=llm.context_window)
+        turn.pool, turn.renum = prompt.sources, Renumberer(len(prompt.sources))
+        return prompt
+
+    def _count_llm(self, turn: _Turn, messages: budget.Messages, usage: dict[str, int]) -> None:
+        turn.prompt_tokens += usage.get("prompt_tokens") or budget.messages_tokens(messages)
+        turn.completion_tokens += (usage.get("completion_tokens")
+                                   or count_tokens("".join(turn.raw)))
+
+    def _degrade(self, turn: _Turn, error: LLMUnavailable) -> None:
+        """Fall back to the extractive engine, unless disabled or text was already sent."""
+        if not self.settings.llm.fallback_extractive or turn.parts:
+            raise error
+        log.warning("LLM failed, answering extractively: %s", error)
+        turn.engine, turn.degraded = "extractive", True
+        turn.notice = prompts.DEGRADED_NOTICE.format(reason=str(error))
+        turn.renum, turn.raw = Renumberer(0), []
+
+    def _local(self, turn: _Turn) -> Iterator[Event]:
+        """Refusal or extractive answer, streamed piece by piece."""
+        if turn.refused:
+            pieces = [prompts.REFUSAL_TEXT]
+        else:
+            chosen = extractive.select(turn.standalone or turn.question, turn.hits,
+                                       self.vectors, self.settings.answer.max_sentences)
+            turn.pool, turn.renum = turn.hits, Renumberer(len(turn.hits))
+            pieces = extractive.compose(chosen) if chosen else [prompts.NO_SENTENCES_TEXT]
+            turn.prompt_tokens += count_tokens(turn.standalone or turn.question) + sum(
+                count_tokens(h.abstract or h.snippet) for h in turn.hits)
+        for piece in pieces:
+            event = self._token(turn, piece)
+            if event:
+                yield event
+        turn.completion_tokens += count_tokens("".join(pieces))
+
+    def _token(self, turn: _Turn, delta: str) -> Event | None:
+        if "first_token_ms" not in turn.timings:
+            turn.timings["first_token_ms"] = turn.since(turn.started)
+        turn.raw.append(delta)
+        text = turn.renum.feed(delta)
+        if not text:
+            return None
+        turn.parts.append(text)
+        return Event("token", {"text": text})
+
+    def _finish(self, turn: _Turn) -> Iterator[Event]:
+        tail = turn.renum.finish()
+        if tail:
+            turn.parts.append(tail)
+            yield Event("token", {"text": tail})
+        turn.timings["generation_ms"] = turn.since(turn.gen_started)
+        text = "".join(turn.parts)
+        if turn.refused:
+            sentences: list[dict[str, Any]] = [
+                {"text": text, "citations": [], "support": None, "supported": True}]
+            citations: list[Citation] = []
+        else:
+            cited = [turn.pool[n - 1] for n in turn.renum.order]
+            sentences, citations = score_support(text, cited, self.vectors,
+                                                 self.settings.answer.support_threshold)
+        turn.timings["total_ms"] = turn.since(turn.started)
+        usage = {"prompt_tokens": turn.prompt_tokens,
+                 "completion_tokens": turn.completion_tokens,
+                 "total_tokens": turn.prompt_tokens + turn.completion_tokens}
+        standalone = turn.standalone if turn.standalone != turn.question else None
+        turn.answer = answer = Answer(
+            question=turn.question, answer=text, citations=citations, refused=turn.refused,
+            engine=turn.engine, degraded=turn.degraded, usage=usage, timings=turn.timings,
+            sentences=sentences, sources=turn.hits, notice=turn.notice,
+            standalone_question=standalone, session_id=turn.session_id)
+        if turn.session_id:
+            self.sessions.append(turn.session_id, "user", turn.question)
+            self.sessions.append(turn.session_id, "assistant", text,
+                                 [c.to_json() for c in citations])
+        yield Event("citations", {"citations": [c.to_json() for c in citations]})
+        yield Event("done", answer.to_json())
+
+
+def _check_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant") \
+                or not isinstance(turn.get("content"), str):
+            raise InputError(f"history[{i}] must be {{'role': 'user'|'assistant', "
+                             "'content': str}")
+        out.append(turn)
+    return out
+
+
+def _error_event(e: Exception) -> Event:
+    if isinstance(e, PaperchatError):
+        return Event("error", {"code": e.code, "message": str(e)})
+    log.exception("unexpected error while answering")
+    return Event("error", {"code": "internal_error",
+                           "message": f"internal error ({type(e).__name__}); see the log"})

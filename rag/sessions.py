@@ -1,0 +1,197 @@
+"""Chat sessions in SQLite (`<home>/sessions.sqlite3`): turns with their citations.
+
+The schema version is `PRAGMA user_version`; `MIGRATIONS[i]` upgrades version i to i+1, so
+a newer paperchat can migrate an older file in place. One short-lived connection per call
+keeps the store safe to share between a server's threads.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rag.errors import CollectionError, InputError, NotFoundError
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        title TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        citations TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_session ON messages(session_id, id);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+TITLE_CHARS = 80
+
+
+@dataclass
+class SessionInfo:
+    id: str
+    title: str | None
+    created_at: str  # ISO 8601, UTC
+    updated_at: str
+    message_count: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "created_at": self.created_at,
+                "updated_at": self.updated_at, "message_count": self.message_count}
+
+
+@dataclass
+class Message:
+    role: str
+    content: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content, "citations": self.citations,
+                "created_at": self.created_at}
+
+
+@dataclass
+class Session:
+    info: SessionInfo
+    messages: list[Message]
+
+    def history(self) -> list[dict[str, Any]]:
+        """Turns as the answer layer takes them: role, content, citations."""
+        return [{"role": m.role, "content": m.content, "citations": m.citations}
+                for m in self.messages]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.info.to_json(), "messages": [m.to_json() for m in self.messages]}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class SessionStore:
+    """CRUD over chat sessions; every method opens and closes its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._migrate()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=10.0)
+        except sqlite3.Error as e:
+            raise CollectionError(f"{self.path}: cannot open the sessions database: {e}") from e
+        with closing(conn):
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            with conn:  # one transaction: commit on success, roll back on error
+                yield conn
+
+    def _migrate(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # two processes opening at once migrate once
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CollectionError(
+                    f"{self.path}: sessions schema version {version} is newer than this "
+                    f"paperchat supports ({SCHEMA_VERSION}); upgrade paperchat")
+            for v in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[v].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {v + 1}")
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def create(self, title: str | None = None) -> SessionInfo:
+        """A new, empty session."""
+        now = _now()
+        info = SessionInfo(uuid.uuid4().hex, _clean_title(title), now, now, 0)
+        with self._connect() as conn:
+            conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?)", (info.id, info.title, now, now))
+        return info
+
+    def _info(self, conn: sqlite3.Connection, session_id: str) -> SessionInfo:
+        row = conn.execute(
+            "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
+            "FROM sessions s WHERE s.id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat session with id {session_id!r}")
+        return SessionInfo(row["id"], row["title"], row["created_at"], row["updated_at"],
+                           row["n"])
+
+    def get(self, session_id: str) -> Session:
+        """A session with its messages, oldest first."""
+        with self._connect() as conn:
+            info = self._info(conn, session_id)
+            rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
+                                "WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
+        return Session(info, [Message(r["role"], r["content"], json.loads(r["citations"]),
+                                      r["created_at"]) for r in rows])
+
+    def rename(self, session_id: str, title: str) -> None:
+        with self._connect() as conn:
+            self._info(conn, session_id)
+            conn.execute("UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
+                         (_clean_title(title), _now(), session_id))
+
+    def delete(self, session_id: str) -> None:
+        with self._connect() as conn:
+            if conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 0:
+                raise NotFoundError(f"no chat session with id {session_id!r}")
+
+    def append(self, session_id: str, role: str, content: str,
+               citations: list[dict[str, Any]] | None = None) -> None:
+        """Add a turn; the first user turn titles an untitled session."""
+        if role not in ("user", "assistant"):
+            raise InputError(f"role must be 'user' or 'assistant', got {role!r}")
+        now = _now()
+        with self._connect() as conn:
+            info = self._info(conn, session_id)
+            conn.execute("INSERT INTO messages (session_id, role, content, citations, "
+                         "created_at) VALUES (?, ?, ?, ?, ?)",
+                         (session_id, role, content, json.dumps(citations or []), now))
+            title = info.title or (_clean_title(content) if role == "user" else None)
+            conn.execute("UPDATE sessions SET updated_at = ?, title = ? WHERE id = ?",
+                         (now, title, session_id))
+
+
+    def list(self) -> builtins.list[SessionInfo]:
+        """All sessions, most recently updated first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
+                "FROM sessions s ORDER BY s.updated_at DESC, s.rowid DESC").fetchall()
+        return [SessionInfo(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"])
+                for r in rows]
+
+
+def _clean_title(title: str | None) -> str | None:
+    if title is None:
+        return None
+    text = " ".join(title.split())
+    if len(text) > TITLE_CHARS:
+        text = text[:TITLE_CHARS - 1].rstrip() + "…"
+    return text or None
