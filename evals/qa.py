@@ -84,7 +84,7 @@ def _mean_of(rows: list[dict[str, Any]], key: str) -> float | None:
     return metrics.mean([r[key] for r in rows if r.get(key) is not None])
 
 
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+def aggregate(rows: list[dict[str, Any]], judged: bool = False) -> dict[str, float | None]:
     """Suite-level metrics; None where a metric has no question to be measured on."""
     answerable = [r for r in rows if r["kind"] != "none"]
     none = [r for r in rows if r["kind"] == "none"]
@@ -104,7 +104,7 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "latency_p50_ms": metrics.percentile(latencies, 50),
         "latency_p95_ms": metrics.percentile(latencies, 95),
     }
-    if any("faithfulness" in r for r in rows):
+    if judged:
         for key in JUDGE_METRICS:
             out[key] = _mean_of(rows, key)
     return out
@@ -143,8 +143,10 @@ def run_qa(library: Library, assistant: Assistant, suite: Suite, *, engine: str 
         "collection": library.settings.collection, "papers": len(papers),
         "engine": resolved_engine, "embedder": library.embedder_name,
         "judge": judge is not None,
-        "metrics": aggregate(rows),
-        "by_kind": {k: aggregate([r for r in rows if r["kind"] == k]) for k in kinds},
+        "metrics": aggregate(rows, judge is not None),
+        "by_kind": {k: aggregate([r for r in rows if r["kind"] == k], judge is not None)
+                    for k in kinds},
+        "judge_errors": sum(1 for r in rows if r.get("judge_error")),
         "recall_curve": {"default": metrics.recall_curve(answerable, run, RETRIEVE_K)},
         "latencies_ms": [r["latency_ms"] for r in rows],
         "per_question": rows,
