@@ -71,9 +71,8 @@ class Library:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from rag.store import ChromaStore, make_client
-
                     from rag.indexer import recover_interrupted_rebuild
+                    from rag.store import ChromaStore, make_client
 
                     if self._client is None:
                         self._client = make_client(self.settings)
