@@ -1,0 +1,202 @@
+"""Asking, streaming, cancelling and failing, with a scripted client."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rag.answer.events import Event
+from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
+from tests.tui.fakes import ANSWER, LLM_DOWN, FakeClient, script
+from tui.widgets.answer_view import AnswerView
+from tui.widgets.user_message import UserMessage
+
+
+def note_text(view: AnswerView) -> str:
+    return str(view.query_one(".answer-note").render())
+
+
+async def test_question_gets_streamed_answer_and_numbered_sources(make_app) -> None:
+    gate = asyncio.Event()
+    client = FakeClient(gate=gate)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "Does masked pretraining help segmentation?", wait=False)
+        # Mid-stream: the first token is on screen, the retrieved papers are listed, the
+        # status bar spins, and the prompt is already empty for the next question.
+        view = screen.conversation.answers[0]
+        await wait_for(pilot, lambda: view.markdown.source == ANSWER[:12])
+        assert screen.status_bar.busy
+        assert next(i.source["title"] for i in screen.sources.items).startswith("Vision")
+        assert screen.prompt.text == ""
+        gate.set()
+        await wait_for(pilot, lambda: not screen.answering)
+        await pilot.pause()
+
+        assert [m.text for m in screen.query(UserMessage)] == [
+            "Does masked pretraining help segmentation?"]
+        assert view.markdown.source == ANSWER
+        assert "[1]" in view.markdown.source and "[2]" in view.markdown.source
+        cited = [i for i in screen.sources.items if i.cited]
+        assert [(i.source["n"], i.paper_id) for i in cited] == [(1, "vit-seg"), (2, "gnn-pre")]
+        assert "support 0.81" in str(cited[0].render())
+        assert [i.paper_id for i in screen.sources.items if not i.cited] == ["speech"]
+        flagged = str(screen.sources.query_one(".unsupported").render())
+        assert "Pretraining always doubles accuracy." in flagged
+        assert "1 sentence weakly supported" in note_text(view)
+        assert not screen.status_bar.busy
+        assert screen.status_bar.last_text == "last answer 1.2 s · 342 tokens"
+        assert screen.status_bar.engine_text == "extractive · fake-hashing-384 · 119 papers"
+        assert client.asked == [("Does masked pretraining help segmentation?", "s001")]
+
+
+async def test_markers_stay_visible_in_the_rendered_answer(make_app) -> None:
+    app = make_app(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "q")
+        view = screen.conversation.answers[0]
+        rendered = " ".join(str(line.text) for line in
+                            view.markdown.query("MarkdownParagraph").first().render_lines(
+                                view.markdown.region.reset_offset))
+        assert "[1]" in rendered and "[2]" in rendered
+
+
+async def test_escape_cancels_mid_stream_and_gives_the_prompt_back(make_app) -> None:
+    gate = asyncio.Event()  # never set: the stream blocks after its first token
+    client = FakeClient(gate=gate)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "a slow question", wait=False)
+        view = screen.conversation.answers[0]
+        await wait_for(pilot, lambda: view.markdown.source != "")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.answering)
+        await pilot.pause()
+        assert client.closed_streams == 1 and client.finished_streams == 0
+        assert view.record.cancelled
+        assert "cancelled" in note_text(view)
+        assert screen.prompt.text == "a slow question"
+        assert screen.prompt.has_focus and not screen.prompt.disabled
+        assert not screen.status_bar.busy
+        assert client.sessions == {}  # nothing was saved: no empty session is left behind
+        # The next question works normally.
+        gate.set()
+        screen.prompt.set_text("")
+        await ask(pilot, "again")
+        assert screen.conversation.answers[-1].record.done
+
+
+async def test_llm_failure_is_a_toast_and_an_inline_error_with_the_prompt_kept(make_app) -> None:
+    app = make_app(FakeClient(fail_ask=LLM_DOWN))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "what is new?")
+        view = screen.conversation.answers[0]
+        assert "timed out" in note_text(view)
+        assert any("timed out" in t for t in toasts(app, "error"))
+        assert screen.prompt.text == "what is new?"
+        assert screen.prompt.has_focus and not screen.prompt.disabled
+        assert app.is_running
+
+
+async def test_error_event_mid_stream_keeps_the_partial_answer(make_app) -> None:
+    events = [*script()[:3], Event("error", {"code": "llm_unavailable",
+                                             "message": "the LLM endpoint returned 502"})]
+    app = make_app(FakeClient(events))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "q")
+        view = screen.conversation.answers[0]
+        assert view.markdown.source == ANSWER[:24]
+        assert "502" in note_text(view)
+        assert any("502" in t for t in toasts(app, "error"))
+        assert screen.prompt.text == "q"
+
+
+async def test_enter_while_answering_keeps_the_new_draft(make_app) -> None:
+    gate = asyncio.Event()
+    client = FakeClient(gate=gate)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "first", wait=False)
+        await pilot.press(*"second")
+        await pilot.press("enter")
+        assert screen.prompt.text == "second"
+        assert any("esc cancels" in t for t in toasts(app, "warning"))
+        gate.set()
+        await wait_for(pilot, lambda: not screen.answering)
+        assert [q for q, _ in client.asked] == ["first"]
+
+
+async def test_enter_sends_and_ctrl_j_or_shift_enter_break_the_line(make_app) -> None:
+    client = FakeClient()
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("a", "ctrl+j", "b", "shift+enter", "c")
+        assert screen.prompt.text == "a\nb\nc"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(client.asked) and not screen.answering)
+        assert client.asked[0][0] == "a\nb\nc"
+
+
+async def test_up_and_down_recall_earlier_questions(make_app) -> None:
+    app = make_app(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "first question")
+        await ask(pilot, "second question")
+        await pilot.press(*"draft")
+        await pilot.press("up")
+        assert screen.prompt.text == "second question"
+        await pilot.press("up")
+        assert screen.prompt.text == "first question"
+        await pilot.press("down", "down")
+        assert screen.prompt.text == "draft"
+
+
+async def test_load_failure_is_reported_and_a_question_fails_cleanly(make_app) -> None:
+    from rag.errors import EmbedderError
+
+    app = make_app(FakeClient(fail_start=EmbedderError("cannot load the embedding model")))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "anything?")
+        assert screen.status_bar.engine_text.startswith("not ready: cannot load")
+        assert len([t for t in toasts(app, "error") if "embedding model" in t]) == 2
+        assert screen.prompt.text == "anything?"
+        assert app.is_running
+
+
+async def test_selecting_a_source_expands_its_abstract(make_app) -> None:
+    app = make_app(FakeClient())
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "q")
+        item = screen.sources.items[0]
+        assert "unlabeled images improves segmentation" not in str(item.render())
+        item.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: item.abstract is not None)
+        await pilot.pause()
+        assert "improves segmentation by 3.1 mIoU" in str(item.render())
+        await pilot.press("enter")
+        assert "3.1 mIoU" not in str(item.render())
+
+
+async def test_clicking_an_earlier_answer_shows_its_sources(make_app) -> None:
+    other = [*script()[:1], Event("token", {"text": "Only speech [1]."}),
+             Event("citations", {"citations": [
+                 {"n": 1, "paper_id": "speech", "title": "Adapters for Speech Recognition",
+                  "snippet": "s", "support": 0.9}]}),
+             Event("done", {"answer": "Only speech [1].", "citations": [
+                 {"n": 1, "paper_id": "speech", "title": "Adapters for Speech Recognition",
+                  "snippet": "s", "support": 0.9}]})]
+    client = FakeClient()
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "first")
+        client.events = other
+        await ask(pilot, "second")
+        assert [i.paper_id for i in screen.sources.items if i.cited] == ["speech"]
+        first = screen.conversation.answers[0]
+        first.scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(first)
+        await pilot.pause()
+        assert [i.paper_id for i in screen.sources.items if i.cited] == ["vit-seg", "gnn-pre"]
+        assert first.has_class("-selected")

@@ -1,0 +1,328 @@
+"""One client interface for the chat, two ways to reach the answer layer.
+
+`InProcessClient` wraps `Assistant.astream`, `Library` and `SessionStore` in this process;
+`HttpClient` talks to `paperchat serve` (httpx, SSE). The app sees only `ChatClient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from rag.errors import PaperchatError
+
+if TYPE_CHECKING:
+    from rag.answer.events import Event
+    from rag.models import Paper
+    from rag.sessions import Session, SessionInfo
+    from rag.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+class ServerUnavailable(PaperchatError):
+    """The paperchat server cannot be reached or did not answer in time."""
+
+    code = "server_unavailable"
+
+
+class ServerError(PaperchatError):
+    """The server answered with an error body `{"error": {"code", "message"}}`."""
+
+    def __init__(self, message: str, *, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+@dataclass
+class ClientStatus:
+    """What the status bar shows once the client is ready."""
+
+    engine: str  # "llm" | "extractive"
+    model: str  # chat model for llm, else the embedder
+    papers: int
+    where: str  # "in-process" or the server URL
+    ingested: int = 0  # papers indexed by a first-run ingest
+
+
+class ChatClient(Protocol):
+    """Everything the chat screen needs from the answer layer."""
+
+    where: str
+
+    async def start(self, progress: Progress | None = None) -> ClientStatus:
+        """Load the engine (first run: ingest the bundled collection); `progress(done, total)`
+        is called on the event loop."""
+        ...
+
+    def astream(self, question: str, *, session_id: str | None = None
+                ) -> AsyncGenerator[Event, None]:
+        """Events of one answer: sources, token..., citations, done | error."""
+        ...
+
+    async def create_session(self, title: str | None = None) -> SessionInfo: ...
+
+    async def list_sessions(self) -> list[SessionInfo]: ...
+
+    async def get_session(self, session_id: str) -> Session: ...
+
+    async def rename_session(self, session_id: str, title: str) -> None: ...
+
+    async def delete_session(self, session_id: str) -> None: ...
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        """The full paper (abstract, authors, year) or None when it cannot be fetched."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class InProcessClient:
+    """The answer layer in this process, on the configured engine."""
+
+    where = "in-process"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._assistant: Any = None
+        self._library: Any = None
+        self._sessions: Any = None
+
+    async def start(self, progress: Progress | None = None) -> ClientStatus:
+        loop = asyncio.get_running_loop()
+
+        def on_loop(done: int, total: int) -> None:
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, done, total)
+
+        return await asyncio.to_thread(self._load, on_loop)
+
+    def _load(self, progress: Progress) -> ClientStatus:
+        # Heavy imports here: the first paint must not wait for chromadb or the model.
+        from ingest.pipeline import ensure_ingested
+        from rag.answer.service import Assistant
+        from rag.library import Library
+        from rag.sessions import SessionStore
+
+        library = Library(self.settings)
+        report = ensure_ingested(library, progress=progress)
+        self._sessions = SessionStore(self.settings.home / "sessions.sqlite3")
+        assistant = Assistant(self.settings, library, sessions=self._sessions)
+        library.check_embedder()
+        library.embedder.embed_query("warm up")  # load the model now, not on the 1st question
+        engine = assistant.resolve_engine(None)
+        model = self.settings.llm.model if engine == "llm" else library.embedder_name
+        self._library, self._assistant = library, assistant
+        return ClientStatus(engine, model, library.count(), self.where,
+                            report.papers if report else 0)
+
+    def _ready(self) -> None:
+        if self._assistant is None:
+            raise PaperchatError("the answer engine is still loading; try again in a moment")
+
+    async def astream(self, question: str, *, session_id: str | None = None
+                      ) -> AsyncGenerator[Event, None]:
+        self._ready()
+        stream = self._assistant.astream(question, session_id=session_id)
+        try:
+            async for event in stream:
+                yield event
+        finally:
+            await stream.aclose()  # closes the LLM stream when the answer is cancelled
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        self._ready()
+        return await asyncio.to_thread(getattr(self._sessions, method), *args)
+
+    async def create_session(self, title: str | None = None) -> SessionInfo:
+        return await self._call("create", title)  # type: ignore[no-any-return]
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        return await self._call("list")  # type: ignore[no-any-return]
+
+    async def get_session(self, session_id: str) -> Session:
+        return await self._call("get", session_id)  # type: ignore[no-any-return]
+
+    async def rename_session(self, session_id: str, title: str) -> None:
+        await self._call("rename", session_id, title)
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._call("delete", session_id)
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        if self._library is None:
+            return None
+        try:
+            return await asyncio.to_thread(self._library.get_paper, paper_id)  # type: ignore[no-any-return]
+        except PaperchatError:
+            return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class HttpClient:
+    """`paperchat serve` over HTTP: SSE for answers, JSON for sessions and papers."""
+
+    def __init__(self, base_url: str, settings: Settings, *, connect_timeout: float = 5.0
+                 ) -> None:
+        import httpx
+
+        self.where = base_url.rstrip("/")
+        headers = {"Accept": "application/json"}
+        if settings.api_key is not None:
+            headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+        # The read timeout bounds the gap between two SSE events, not the whole answer.
+        timeout = httpx.Timeout(settings.llm.timeout + 30, connect=connect_timeout)
+        self._http = httpx.AsyncClient(base_url=self.where, headers=headers, timeout=timeout)
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as e:
+            raise _unavailable(self.where, e) from e
+        if response.status_code >= 400:
+            raise _error_from_body(response.status_code, response.content)
+        return response.json() if response.content else None
+
+    async def start(self, progress: Progress | None = None) -> ClientStatus:
+        import httpx
+
+        try:
+            response = await self._http.get("/readyz")
+            ready = response.json()
+        except (httpx.HTTPError, ValueError) as e:
+            raise _unavailable(self.where, e) from e
+        if response.status_code == 401:
+            raise _error_from_body(401, response.content)
+        if not isinstance(ready, dict) or not ready.get("ready"):
+            problem = ready.get("problem") if isinstance(ready, dict) else None
+            raise ServerUnavailable(f"{self.where} is not ready: {problem or 'no index'}")
+        llm = ready.get("llm") or {}
+        engine = "llm" if llm.get("configured") else "extractive"
+        model = str(llm.get("model") or ready.get("embedder") or "")
+        return ClientStatus(engine, model, int(ready.get("papers") or 0), self.where)
+
+    async def astream(self, question: str, *, session_id: str | None = None
+                      ) -> AsyncGenerator[Event, None]:
+        import httpx
+
+        from rag.answer.events import Event
+
+        body: dict[str, Any] = {"question": question}
+        if session_id:
+            body["session_id"] = session_id
+        try:
+            async with self._http.stream("POST", "/v1/ask/stream", json=body,
+                                         headers={"Accept": "text/event-stream"}) as response:
+                if response.status_code >= 400:
+                    raise _error_from_body(response.status_code, await response.aread())
+                async for data in sse_data(response.aiter_lines()):
+                    event = Event(data.pop("type", "token"), data)
+                    yield event
+                    if event.type in ("done", "error"):
+                        return
+        except httpx.HTTPError as e:
+            raise _unavailable(self.where, e) from e
+        raise ServerUnavailable(f"{self.where}: the answer stream ended early")
+
+    async def create_session(self, title: str | None = None) -> SessionInfo:
+        title = " ".join((title or "").split())[:80] or None
+        return _info(await self._request("POST", "/v1/sessions", json={"title": title}))
+
+    async def list_sessions(self) -> list[SessionInfo]:
+        data = await self._request("GET", "/v1/sessions")
+        items = data.get("sessions", []) if isinstance(data, dict) else data
+        return [_info(item) for item in items]
+
+    async def get_session(self, session_id: str) -> Session:
+        from rag.sessions import Message, Session
+
+        data = await self._request("GET", f"/v1/sessions/{session_id}")
+        messages = [Message(m["role"], m["content"], m.get("citations") or [],
+                            m.get("created_at", "")) for m in data.get("messages", [])]
+        return Session(_info(data), messages)
+
+    async def rename_session(self, session_id: str, title: str) -> None:
+        try:
+            await self._request("PATCH", f"/v1/sessions/{session_id}", json={"title": title})
+        except PaperchatError as e:
+            if isinstance(e, ServerError) and e.status == 405:  # no rename route
+                raise PaperchatError("this server cannot rename sessions") from e
+            raise
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._request("DELETE", f"/v1/sessions/{session_id}")
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        from rag.models import Paper
+
+        try:
+            d = await self._request("GET", f"/v1/papers/{paper_id}")
+        except PaperchatError:
+            return None
+        return Paper(str(d.get("paper_id") or d.get("id")), d.get("title", ""),
+                     d.get("abstract", ""), tuple(d.get("authors") or ()), d.get("year"),
+                     d.get("url"), d.get("doi"), tuple(d.get("categories") or ()))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of an SSE stream's `data:` fields, one per event."""
+    import json
+
+    buf: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            buf.append(line[5:].removeprefix(" "))
+        elif not line.strip() and buf:
+            data = json.loads("\n".join(buf))
+            buf.clear()
+            if isinstance(data, dict):
+                yield data
+    if buf:
+        data = json.loads("\n".join(buf))
+        if isinstance(data, dict):
+            yield data
+
+
+def _info(d: dict[str, Any]) -> SessionInfo:
+    from rag.sessions import SessionInfo
+
+    return SessionInfo(str(d["id"]), d.get("title"), d.get("created_at", ""),
+                       d.get("updated_at", ""), int(d.get("message_count") or 0))
+
+
+def _unavailable(where: str, e: Exception) -> ServerUnavailable:
+    import httpx
+
+    if isinstance(e, httpx.TimeoutException):
+        return ServerUnavailable(f"{where}: the server did not answer in time")
+    if isinstance(e, httpx.ConnectError):
+        return ServerUnavailable(f"cannot reach the paperchat server at {where} "
+                                 "(is `paperchat serve` running?)")
+    return ServerUnavailable(f"{where}: connection failed: {e}")
+
+
+def _error_from_body(status: int, content: bytes) -> ServerError:
+    """The server's `{"error": {"code", "message"}}` as a PaperchatError."""
+    import json
+
+    try:
+        err = json.loads(content)["error"]
+        message, code = str(err["message"]), str(err.get("code") or "error")
+    except (ValueError, KeyError, TypeError):
+        message, code = f"the server answered HTTP {status}", "http_error"
+    return ServerError(message, code=code, status=status)
+
+
+def make_client(settings: Settings, server: str | None = None) -> ChatClient:
+    """In-process without a server URL, else HTTP to `paperchat serve`."""
+    return HttpClient(server, settings) if server else InProcessClient(settings)

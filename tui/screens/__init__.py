@@ -1,0 +1,1 @@
+"""Screens: the chat, and the modal session list, rename and help dialogs."""

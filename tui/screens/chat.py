@@ -1,0 +1,296 @@
+"""The main screen: conversation, sources panel, prompt, status bar, footer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import aclosing, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Markdown
+from textual.widgets.markdown import MarkdownStream
+
+from rag.errors import PaperchatError
+from tui.keys import CHAT_KEYS
+from tui.records import AnswerRecord
+from tui.screens.sessions import SessionsResult, SessionsScreen
+from tui.widgets.answer_view import AnswerView
+from tui.widgets.conversation import Conversation
+from tui.widgets.prompt_input import PromptInput
+from tui.widgets.sources_panel import SourcesPanel
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from textual.worker import Worker
+
+    from tui.client import ChatClient, ClientStatus
+
+
+class ChatScreen(Screen[None]):
+    """Ask, read the streamed answer and its sources; sessions persist through the client."""
+
+    CSS_PATH = "chat.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(k.keys, k.action, k.label, tooltip=k.help, priority=True) for k in CHAT_KEYS]
+
+    def __init__(self, client: ChatClient, *, export_dir: Path, clipboard_file: Path) -> None:
+        super().__init__()
+        self.client = client
+        self.export_dir = export_dir
+        self.clipboard_file = clipboard_file
+        self.session_id: str | None = None
+        self.client_status: ClientStatus | None = None
+        self.loaded = asyncio.Event()  # set when loading ends, ready or not (tests, bench)
+        self._answer: Worker[None] | None = None
+        self._loading: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="chat"):
+                yield Conversation(id="conversation")
+                yield PromptInput(id="prompt")
+            yield SourcesPanel(id="sources")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.query_one(Conversation)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def sources(self) -> SourcesPanel:
+        return self.query_one(SourcesPanel)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    @property
+    def answering(self) -> bool:
+        return self._answer is not None and not self._answer.is_finished
+
+    def on_mount(self) -> None:
+        self.sources.loader = self.client.get_paper
+        self.prompt.focus()
+        # Heavy loading (the store, the model, a first-run ingest) starts after the first paint.
+        self.call_after_refresh(self._start_loading)
+
+    def _start_loading(self) -> None:
+        self._loading = self.load_engine()
+
+    @work(exclusive=True, group="load")
+    async def load_engine(self) -> None:
+        """Load the engine; a failure is reported and retried with the next question."""
+        bar = self.status_bar
+        bar.set_busy("loading the engine…")
+        try:
+            self._set_ready(await self.client.start(progress=bar.set_progress))
+        except PaperchatError as e:
+            bar.set_unavailable(str(e))
+            self.notify(str(e), title="Not ready", severity="error", timeout=8)
+        finally:
+            bar.hide_progress()
+            bar.set_busy("answering…" if self.answering else None)
+            self.loaded.set()
+
+    def _set_ready(self, status: ClientStatus) -> None:
+        self.client_status = status
+        self.status_bar.set_ready(status)
+        if status.ingested:
+            self.notify(f"First run: indexed the bundled collection ({status.ingested} papers).")
+
+    # -- asking -----------------------------------------------------------------
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        question = event.text.strip()
+        if not question:
+            return
+        if self.answering:
+            self.notify("An answer is still coming; esc cancels it.", severity="warning")
+            return
+        if self._loading is not None and not self._loading.is_finished:
+            self.notify("Still loading the engine; your question is kept.", severity="warning")
+            return
+        self.prompt.recall.add(question)
+        self.prompt.set_text("")
+        self._answer = self.ask(question)
+
+    @work(exclusive=True, group="answer")
+    async def ask(self, question: str) -> None:
+        """Stream one answer into the conversation; failures end as a toast and a note."""
+        record = AnswerRecord(question)
+        await self.conversation.add_user(question)
+        view = await self.conversation.add_answer(record)
+        await self.select(view)
+        self.status_bar.set_busy("answering…")
+        # Made on the first token: stopping a MarkdownStream whose task never ran raises
+        # CancelledError (awaiting a task cancelled before it started).
+        stream: MarkdownStream | None = None
+        started = time.perf_counter()
+        created: str | None = None
+        try:
+            if self.client_status is None:
+                self._set_ready(await self.client.start())
+            if self.session_id is None:
+                self.session_id = created = (await self.client.create_session(question)).id
+            events = self.client.astream(question, session_id=self.session_id)
+            async with aclosing(events):
+                async for event in events:
+                    record.apply(event.type, event.data)
+                    if event.type == "token":
+                        stream = stream or Markdown.get_stream(view.markdown)
+                        await stream.write(str(event.data.get("text", "")))
+                    elif event.type in ("sources", "citations") and self.sources.record is record:
+                        await self.sources.show(record)
+                    elif event.type in ("done", "error"):
+                        break
+            if not record.done and record.error is None:
+                record.error = "the answer ended without a result"
+        except asyncio.CancelledError:
+            record.cancelled = True
+            raise
+        except PaperchatError as e:
+            record.error = str(e)
+        except Exception as e:  # the edge: a bug must not take the screen down
+            self.log.error("answer failed", repr(e))
+            record.error = f"unexpected error: {e!r}"
+        finally:
+            if created and not record.done:  # nothing was saved: leave no empty session
+                await self._forget_session(created)
+            await self._finish(record, view, stream, time.perf_counter() - started)
+
+    async def _forget_session(self, session_id: str) -> None:
+        self.session_id = None
+        with suppress(PaperchatError):
+            await self.client.delete_session(session_id)
+
+    async def _finish(self, record: AnswerRecord, view: AnswerView,
+                      stream: MarkdownStream | None, elapsed: float) -> None:
+        if stream is not None:
+            await stream.stop()
+        self.status_bar.set_busy(None)
+        await view.finish()
+        if self.sources.record is record:
+            await self.sources.show(record)
+        if record.done:
+            self.status_bar.set_last(record, elapsed * 1000)
+        if record.error or record.cancelled:
+            self._give_prompt_back(record.question)
+        if record.error:
+            self.notify(record.error, title="Answer failed", severity="error", timeout=8)
+
+    def _give_prompt_back(self, question: str) -> None:
+        """The question returns to the prompt unless the user has typed a new one."""
+        if not self.prompt.text.strip():
+            self.prompt.set_text(question)
+        self.prompt.disabled = False
+        self.prompt.focus()
+
+    async def select(self, view: AnswerView) -> None:
+        """Show `view`'s sources in the panel."""
+        for other in self.conversation.answers:
+            other.set_class(other is view, "-selected")
+        await self.sources.show(view.record)
+
+    async def on_answer_view_selected(self, event: AnswerView.Selected) -> None:
+        await self.select(event.view)
+
+    def action_cancel_answer(self) -> None:
+        """Esc: stop the answer in flight (the LLM stream is closed)."""
+        if self.answering and self._answer is not None:
+            self._answer.cancel()
+
+    # -- sessions ---------------------------------------------------------------
+    async def action_new_session(self) -> None:
+        self.action_cancel_answer()
+        self.session_id = None
+        await self.conversation.clear()
+        await self.sources.show(None)
+        self.prompt.focus()
+        self.notify("New session.")
+
+    def action_sessions(self) -> None:
+        self.app.push_screen(SessionsScreen(self.client, self.session_id), self._sessions_closed)
+
+    async def _sessions_closed(self, result: SessionsResult | None) -> None:
+        if result is None:
+            return
+        if result.resume:
+            self.resume(result.resume)
+        elif self.session_id in result.deleted:
+            await self.action_new_session()
+
+    @work(exclusive=True, group="answer")
+    async def resume(self, session_id: str) -> None:
+        """Load a saved session into the conversation."""
+        try:
+            session = await self.client.get_session(session_id)
+        except PaperchatError as e:
+            self.notify(str(e), title="Cannot resume", severity="error")
+            return
+        await self.conversation.clear()
+        await self.sources.show(None)
+        self.session_id = session.info.id
+        question, last = "", None
+        for message in session.messages:
+            if message.role == "user":
+                question = message.content
+                self.prompt.recall.add(question)
+                await self.conversation.add_user(question)
+            else:
+                record = AnswerRecord.from_message(question, message.content, message.citations)
+                last = await self.conversation.add_answer(record)
+        if last is not None:
+            await self.select(last)
+        self.conversation.anchor()
+        self.prompt.focus()
+        self.notify(f"Resumed “{session.info.title or '(untitled)'}”.")
+
+    # -- export and copy ----------------------------------------------------------
+    @work(exclusive=True, group="export")
+    async def action_export(self) -> None:
+        """Write the session as Markdown with references and BibTeX; say where."""
+        from tui.export import cited_paper_ids, export_path, session_markdown
+
+        if self.session_id is None:
+            self.notify("Nothing to export yet: ask a question first.", severity="warning")
+            return
+        try:
+            session = await self.client.get_session(self.session_id)
+            ids = cited_paper_ids(session)
+            papers = dict(zip(ids, await asyncio.gather(*map(self.client.get_paper, ids)),
+                              strict=True))
+            path = export_path(self.export_dir, session)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(session_markdown(session, papers), encoding="utf-8")
+        except (PaperchatError, OSError) as e:
+            self.notify(str(e), title="Export failed", severity="error")
+            return
+        self.notify(f"Exported to {path}", title="Exported", timeout=10)
+
+    def action_copy_answer(self) -> None:
+        """Copy the last answer via OSC 52; also write it to a file, for terminals without it."""
+        from tui.export import answer_text
+
+        records = [v.record for v in self.conversation.answers if v.record.text]
+        if not records:
+            self.notify("No answer to copy yet.", severity="warning")
+            return
+        text = answer_text(records[-1].text, records[-1].citations)
+        self.app.copy_to_clipboard(text)
+        try:
+            self.clipboard_file.parent.mkdir(parents=True, exist_ok=True)
+            self.clipboard_file.write_text(text, encoding="utf-8")
+            where = f"; also saved to {self.clipboard_file}"
+        except OSError as e:
+            where = f"; could not save a copy: {e.strerror}"
+        self.notify(f"Copied the last answer{where}", title="Copied", timeout=8)
