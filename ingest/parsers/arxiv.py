@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ingest.latex import latex_to_text
 from ingest.parsers.fields import Parsed, paper_from_fields
 from ingest.parsers.jsonl import parse_lines
 from rag.errors import ParseError
@@ -29,6 +30,8 @@ def looks_like_arxiv(obj: dict[str, object]) -> bool:
 
 def _paper(obj: dict[str, object], source: str, line: int) -> Paper:
     fields = {k: v for k, v in obj.items() if k not in ("year", "url")}
+    if isinstance(obj.get("authors"), str):  # "C. Bal\\'azs": names carry LaTeX accents too
+        fields["authors"] = latex_to_text(str(obj["authors"]))
     date = obj.get("update_date")
     if date is not None:
         match = _DATE.match(date) if isinstance(date, str) else None

@@ -18,6 +18,7 @@ DOI_KEYS = ("doi", "doc")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # lone surrogates from JSON \ud800 cannot be encoded
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*|\s+and\s+")
+_SEMICOLONS = re.compile(r"\s*;\s*")  # "He, K.; Zhang, X.": the commas are inside names
 _CATEGORY_SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -77,6 +78,11 @@ def _list(
     return tuple(item for item in cleaned if item)
 
 
+def _authors(value: object, where: tuple[str, int | None]) -> tuple[str, ...]:
+    split = _SEMICOLONS if isinstance(value, str) and ";" in value else _AUTHOR_SPLIT
+    return _list(value, "authors", split, where)
+
+
 def _year(value: object, where: tuple[str, int | None]) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -133,7 +139,7 @@ def paper_from_fields(
         id=_optional(fields, (id_key,), where) or slugify_title(title),
         title=title,
         abstract=abstract,
-        authors=_list(fields.get("authors", fields.get("author")), "authors", _AUTHOR_SPLIT, where),
+        authors=_authors(fields.get("authors", fields.get("author")), where),
         year=_year(fields.get("year"), where),
         url=_optional(fields, ("url",), where),
         doi=_optional(fields, DOI_KEYS, where),

@@ -73,7 +73,10 @@ def parse_trending(text: str, source: str) -> Parsed:
     if not lines:
         raise ParseError("no papers found", path=source)
     titles, abstracts = lines[0::2], lines[1::2]
-    median = statistics.median(len(a) for _, a in abstracts) if len(abstracts) >= 3 else 0.0
+    # The longer line of each pair is an abstract even where a missing line shifted the pairs.
+    pairs = zip(titles, abstracts, strict=False)
+    longer = [max(len(t), len(a)) for (_, t), (_, a) in pairs]
+    median = statistics.median(longer) if len(longer) >= 3 else 0.0
     records = []
     for title, abstract in zip(titles, abstracts, strict=False):
         _check_pair(title, abstract, median, source)
