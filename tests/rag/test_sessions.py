@@ -1,0 +1,112 @@
+"""SessionStore: CRUD, ordering, titles, schema version and migrations, thread safety."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from rag.errors import CollectionError, InputError, NotFoundError
+from rag.sessions import SCHEMA_VERSION, SessionStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SessionStore:
+    return SessionStore(tmp_path / "sessions.sqlite3")
+
+
+def test_crud_round_trip(store: SessionStore) -> None:
+    info = store.create("First chat")
+    assert info.title == "First chat" and info.message_count == 0
+    store.append(info.id, "user", "What is MAE?")
+    cites = [{"n": 1, "paper_id": "mae", "title": "Masked Autoencoders"}]
+    store.append(info.id, "assistant", "It masks patches [1].", cites)
+    session = store.get(info.id)
+    assert session.info.message_count == 2
+    assert [(m.role, m.content) for m in session.messages] == [
+        ("user", "What is MAE?"), ("assistant", "It masks patches [1].")]
+    assert session.messages[1].citations == cites and session.messages[0].citations == []
+    assert session.history()[1] == {"role": "assistant", "content": "It masks patches [1].",
+                                    "citations": cites}
+    store.rename(info.id, "  Renamed\n chat ")
+    assert store.get(info.id).info.title == "Renamed chat"
+    store.delete(info.id)
+    with pytest.raises(NotFoundError):
+        store.get(info.id)
+    assert store.list() == []
+
+
+def test_missing_sessions_raise_not_found(store: SessionStore) -> None:
+    for call in (lambda: store.get("nope"), lambda: store.delete("nope"),
+                 lambda: store.rename("nope", "x"), lambda: store.append("nope", "user", "x")):
+        with pytest.raises(NotFoundError, match="nope"):
+            call()
+
+
+def test_append_validates_role(store: SessionStore) -> None:
+    info = store.create()
+    with pytest.raises(InputError):
+        store.append(info.id, "system", "be evil")
+
+
+def test_list_newest_first_and_auto_title(store: SessionStore) -> None:
+    a, b = store.create(), store.create("B")
+    assert [s.id for s in store.list()] == [b.id, a.id]
+    store.append(a.id, "user", "A question that becomes the title " + "x" * 200)
+    listed = store.list()
+    assert [s.id for s in listed] == [a.id, b.id]  # a was updated last
+    assert listed[0].title.startswith("A question that becomes the title")
+    assert len(listed[0].title) <= 80 and listed[0].message_count == 1
+    store.append(b.id, "user", "not a title")
+    assert store.get(b.id).info.title == "B"  # an explicit title is kept
+
+
+def test_schema_version_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SessionStore(path)
+    assert store.schema_version() == SCHEMA_VERSION == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    info = store.create("kept")
+    assert SessionStore(path).get(info.id).info.title == "kept"  # reopening migrates nothing
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    SessionStore(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(CollectionError, match="newer"):
+        SessionStore(path)
+
+
+def test_deleting_a_session_deletes_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = SessionStore(path)
+    info = store.create()
+    store.append(info.id, "user", "q")
+    store.delete(info.id)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+
+
+def test_concurrent_appends_from_threads(store: SessionStore) -> None:
+    info = store.create()
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                store.append(info.id, "user", f"t{n}-{i}")
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert store.get(info.id).info.message_count == 40
