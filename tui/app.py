@@ -52,7 +52,9 @@ class PaperchatApp(App[None]):
 
     def action_help(self) -> None:
         """F1: the key list (F1 again closes it)."""
-        if not isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+        else:
             self.push_screen(HelpScreen())
 
     async def on_unmount(self) -> None:

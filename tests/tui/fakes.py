@@ -98,11 +98,11 @@ class FakeClient:
             for i, event in enumerate(self.events):
                 if self.delay:
                     await asyncio.sleep(self.delay)
+                if event.type == "done" and session_id:  # saved before `done`, as the service does
+                    self._save(session_id, question, event.data)
                 yield event
                 if i == 1 and self.gate is not None:
                     await self.gate.wait()
-                if event.type == "done" and session_id:
-                    self._save(session_id, question, event.data)
             self.finished_streams += 1
         finally:
             self.closed_streams += 1

@@ -76,6 +76,9 @@ class SessionsScreen(ModalScreen[SessionsResult]):
             options.add_option(Option("No saved sessions yet.", disabled=True))
         elif highlighted is not None:
             options.highlighted = min(highlighted, len(self.sessions) - 1)
+        else:  # first open: start on the current session
+            ids = [s.id for s in self.sessions]
+            options.highlighted = ids.index(self.current) if self.current in ids else 0
         options.focus()
 
     def _label(self, s: SessionInfo) -> Content:
