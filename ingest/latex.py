@@ -76,7 +76,7 @@ _ESCAPE = re.compile(r"\\([%_&$#])")
 _BRACE_ESCAPE = re.compile(r"\\([{}])")
 _BRACE = re.compile(r"(?<!\\)[{}]")
 # A link printed twice, `URL{URL}`: what is left of \href{URL}{URL} once the command is lost.
-_URL_TWICE = re.compile(r"(https?://[^\s{}]+)\{\1\}")
+_URL_TWICE = re.compile(r"(https?://[^\s{}]{1,2000})\{\1\}")  # bounded: no quadratic scans
 # `~` is a tie only between a word or punctuation and a word (e.g.~RoBERTa, Fig.~3); `5 ~ 6` or
 # `5~6` (a range) and `/~user` in a URL keep it.
 _TIE = re.compile(r"(?<=[A-Za-z.,;:)\]])~(?=[A-Za-z(\\\[])|(?<=[A-Za-z.])~(?=\d)")

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ingest.latex import latex_to_text
-from ingest.parsers.fields import Parsed, Record, display_name, paper_from_fields
+from ingest.parsers.fields import Parsed, Record, clean_text, display_name, paper_from_fields
 from rag.errors import ParseError
 
 _YEAR = re.compile(r"\d{4}")
@@ -31,7 +31,7 @@ def _fields(entry: Any) -> dict[str, object]:
     }
     fields["id"] = entry.key
     if "author" in raw:
-        names = _AND.split(latex_to_text(raw["author"], strip_braces=True).strip())
+        names = _AND.split(clean_text(latex_to_text(raw["author"], strip_braces=True)))
         fields["authors"] = [_author(n) for n in names if n.strip() not in ("", "others")]
     year = _YEAR.search(raw.get("year", ""))  # "2019a", "in press": keep what is a year
     fields["year"] = year.group(0) if year else None

@@ -65,7 +65,7 @@ def _list(
     if value is None:
         return ()
     if isinstance(value, str):
-        items: list[object] = list(split.split(value))
+        items: list[object] = list(split.split(clean_text(value)))  # no long \s runs left
     elif isinstance(value, list):
         items = value
     else:

@@ -85,6 +85,13 @@ def _papers_value(text: str, pos: int) -> int:
 def parse_json(text: str, source: str) -> Parsed:
     """Parse a top-level list of paper objects, or {"papers": [...]}."""
     data = loads(text, source, None)
+    try:
+        return _json_records(data, text, source)
+    except RecursionError as e:  # raw_decode runs a frame deeper than json.loads did
+        raise ParseError("invalid JSON: nested too deeply", path=source) from e
+
+
+def _json_records(data: object, text: str, source: str) -> Parsed:
     start = _skip(text, 0)
     if isinstance(data, dict) and isinstance(data.get("papers"), list):
         data, start = data["papers"], _papers_value(text, start)

@@ -67,6 +67,14 @@ def test_bom_and_crlf_are_tolerated(tmp_path):
     assert [p.title for p in parse_file(path).papers] == ["Té"]
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_endings(newline):
+    text = (DATA / "parsers_trending.txt").read_text(encoding="utf-8").replace("\n", newline)
+    result = parse_text(text, source="mac.txt")
+    assert result.format == "trending" and len(result.papers) == 3
+    assert result.warnings == ["mac.txt: 1 duplicate paper merged (line 10)"]
+
+
 def test_undecodable_bytes_name_the_file_and_line(tmp_path):
     path = tmp_path / "latin1.txt"
     path.write_bytes(b"Title\nAbstract\nCaf\xe9 title\n")

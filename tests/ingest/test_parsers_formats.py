@@ -64,6 +64,15 @@ def test_jsonl_errors_name_the_line(line, reason):
     assert str(err).startswith("papers.jsonl:4: ")
 
 
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [(2020, 2020), ("2020", 2020), (2020.0, 2020), (" 1999 ", 1999), ("", None)],
+)
+def test_year_accepts_ints_numeric_strings_and_whole_floats(year, expected):
+    line = json.dumps({"title": "T", "abstract": "A", "year": year})
+    assert parse_text(line, format="jsonl").papers[0].year == expected
+
+
 def test_json_list_and_papers_object():
     listed = parse_file(DATA / "parsers_papers.json")
     assert [p.id for p in listed.papers] == ["j1", slugify_title(listed.papers[1].title)]
