@@ -30,7 +30,7 @@ def looks_like_arxiv(obj: dict[str, object]) -> bool:
 
 def _paper(obj: dict[str, object], source: str, line: int) -> Paper:
     fields = {k: v for k, v in obj.items() if k not in ("year", "url")}
-    if isinstance(obj.get("authors"), str):  # "C. Bal\\'azs": names carry LaTeX accents too
+    if isinstance(obj.get("authors"), str):  # "C. Bal\'azs": names carry LaTeX accents too
         fields["authors"] = latex_to_text(str(obj["authors"]))
     date = obj.get("update_date")
     if date is not None:

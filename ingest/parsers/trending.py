@@ -24,7 +24,7 @@ BOILERPLATE = frozenset(
 _GLUED = re.compile(r"^Subscribe(?=\w)(?!(?:d|r|rs|s)\b)")
 MAX_TITLE_CHARS = 400
 # A title shifted into an abstract's place is far shorter than a real abstract: in the
-# bundled file the shortest abstract is 0.4x the median and the longest title 0.12x.
+# bundled file the shortest abstract is 0.4x the typical (median) one, the longest title 0.12x.
 MIN_ABSTRACT_SHARE = 0.25
 
 
