@@ -167,8 +167,8 @@ class InProcessClient:
 class HttpClient:
     """`paperchat serve` over HTTP: SSE for answers, JSON for sessions and papers."""
 
-    def __init__(self, base_url: str, settings: Settings, *, connect_timeout: float = 5.0
-                 ) -> None:
+    def __init__(self, base_url: str, settings: Settings, *, connect_timeout: float = 5.0,
+                 transport: Any = None) -> None:
         import httpx
 
         self.where = base_url.rstrip("/")
@@ -177,7 +177,8 @@ class HttpClient:
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
         # The read timeout bounds the gap between two SSE events, not the whole answer.
         timeout = httpx.Timeout(settings.llm.timeout + 30, connect=connect_timeout)
-        self._http = httpx.AsyncClient(base_url=self.where, headers=headers, timeout=timeout)
+        self._http = httpx.AsyncClient(base_url=self.where, headers=headers, timeout=timeout,
+                                       transport=transport)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         import httpx

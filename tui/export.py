@@ -22,7 +22,8 @@ def _ascii(text: str) -> str:
 
 def bibtex_key(paper_id: str, title: str, paper: Paper | None) -> str:
     """`lastname2024word` when authors and year are known, else the title's first words."""
-    words = [w for w in re.findall(r"[a-z0-9]+", _ascii(title).lower()) if w not in _STOP]
+    words = [w for w in re.findall(r"[a-z0-9]+", _ascii(title).lower())
+             if w not in _STOP and len(w) > 2]
     if paper is not None and paper.authors:
         last = re.sub(r"[^a-z]", "", _ascii(paper.authors[0].split()[-1]).lower())
         return f"{last}{paper.year or ''}{words[0] if words else ''}" or paper_id

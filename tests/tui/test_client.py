@@ -1,0 +1,102 @@
+"""HttpClient against scripted HTTP (httpx.MockTransport): SSE, error bodies, auth."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from rag.errors import PaperchatError
+from rag.settings import Settings
+from tui.client import HttpClient, ServerError, ServerUnavailable, sse_data
+
+URL = "http://paperchat.test"
+
+
+def sse(*events: dict) -> bytes:
+    """An SSE body as sse-starlette writes it, with a keep-alive comment in between."""
+    parts = [f"event: {e['type']}\r\ndata: {json.dumps(e)}\r\n\r\n" for e in events]
+    return ": ping\r\n\r\n".join(parts).encode()
+
+
+def client(handler, settings: Settings | None = None) -> HttpClient:
+    return HttpClient(URL, settings or Settings(), transport=httpx.MockTransport(handler))
+
+
+async def lines(*items: str):
+    for item in items:
+        yield item
+
+
+async def test_sse_data_joins_multiline_data_and_skips_comments() -> None:
+    got = [d async for d in sse_data(lines(": ping", "", "event: token", 'data: {"type":',
+                                           'data: "token", "text": "a"}', "",
+                                           'data: {"type": "done"}'))]
+    assert got == [{"type": "token", "text": "a"}, {"type": "done"}]
+
+
+async def test_stream_yields_events_in_order_and_sends_the_session() -> None:
+    seen: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        body = sse({"type": "sources", "sources": []}, {"type": "token", "text": "Hi [1]"},
+                   {"type": "citations", "citations": []}, {"type": "done", "answer": "Hi [1]"})
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    events = [e async for e in client(handler).astream("q?", session_id="s1")]
+    assert [e.type for e in events] == ["sources", "token", "citations", "done"]
+    assert events[1].data == {"text": "Hi [1]"}
+    assert seen == [{"question": "q?", "session_id": "s1"}]
+
+
+async def test_error_before_the_stream_is_the_servers_message() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"error": {"code": "not_found",
+                                                   "message": "no chat session with id 'x'"}})
+
+    with pytest.raises(ServerError, match="no chat session") as info:
+        [e async for e in client(handler).astream("q", session_id="x")]
+    assert info.value.code == "not_found" and info.value.status == 404
+
+
+async def test_stream_cut_short_is_reported() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=sse({"type": "token", "text": "half"}))
+
+    with pytest.raises(ServerUnavailable, match="ended early"):
+        [e async for e in client(handler).astream("q")]
+
+
+async def test_api_key_is_sent_as_bearer_and_not_ready_is_explained() -> None:
+    auth: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth.append(request.headers.get("authorization"))
+        return httpx.Response(503, json={"ready": False, "collection": "papers", "papers": 0,
+                                         "embedder": "x", "llm": {}, "problem": "empty index"})
+
+    settings = Settings(api_key="s3cret")  # type: ignore[arg-type]
+    with pytest.raises(PaperchatError, match="not ready: empty index"):
+        await client(handler, settings).start()
+    assert auth == ["Bearer s3cret"]
+
+
+async def test_ready_server_reports_engine_model_and_papers() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ready": True, "collection": "papers", "papers": 119,
+                                         "embedder": "all-MiniLM-L6-v2",
+                                         "llm": {"configured": True, "model": "gpt-4o-mini"}})
+
+    status = await client(handler).start()
+    assert (status.engine, status.model, status.papers) == ("llm", "gpt-4o-mini", 119)
+
+
+async def test_rename_on_a_server_without_the_route_says_so() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(405, json={"error": {"code": "method_not_allowed",
+                                                   "message": "Method Not Allowed"}})
+
+    with pytest.raises(PaperchatError, match="cannot rename"):
+        await client(handler).rename_session("s1", "new")
