@@ -19,11 +19,14 @@ if TYPE_CHECKING:
     from rag.answer.vectors import SentenceVectors
     from rag.models import SearchHit
 
+# Chosen on the bundled QA suite (84 single-paper questions with expected facts, MiniLM,
+# k=5, 6 sentences): the answer quotes every expected fact for 73/84 questions (70-73 over
+# cosine weights 0.5-0.85, floors 0.5-0.7, rank penalties 0-0.03), 4.5 sentences on average.
 COSINE_WEIGHT = 0.7  # the rest is lexical overlap with the question's content terms
-RANK_PENALTY = 0.01  # per rank step: ties go to the better-ranked paper
+RANK_PENALTY = 0.03  # per rank step: ties go to the better-ranked paper
 MMR_LAMBDA = 0.3  # redundancy penalty against sentences already chosen
 NEAR_DUPLICATE = 0.9  # cosine above which a sentence repeats one already chosen
-RELATIVE_FLOOR = 0.6  # keep sentences scoring at least this share of the best one
+RELATIVE_FLOOR = 0.5  # keep sentences scoring at least this share of the best one
 MAX_PER_PAPER = 3
 MIN_WORDS, MAX_WORDS = 5, 90
 _LABEL = re.compile(r"^(?:[A-Z][A-Za-z]*(?: [A-Za-z]+)?):\s+")  # "Purpose: ", "Main results: "

@@ -12,8 +12,9 @@ MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[,;]|[-–—])\s*\d+)*)\s*\]")
 _END = re.compile(
     r"[.!?]+[\"'”’)]*"                                  # end punctuation, closing quotes
     r"(?:\s*\[\s*\d+(?:\s*(?:[,;]|[-–—])\s*\d+)*\s*\])*"  # markers written after the period
-    r"(?=\s|$)"
+    r"[.!?]*(?=\s|$)"
 )
+_ENUMERATOR = re.compile(r"\(\w{1,3}")
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 _ABBREV = {"e.g", "i.e", "al", "fig", "figs", "eq", "eqs", "vs", "cf", "approx", "resp",
            "no", "nos", "sec", "ref", "refs", "dr", "prof", "mr", "ms", "st", "ca"}
@@ -46,9 +47,12 @@ def split_sentences(text: str) -> list[str]:
         for m in _END.finditer(line):
             before = line[start:m.start()].rsplit(None, 1)
             word = before[-1].lower() if before else ""
-            # "e.g.", "et al.", initials like "J." are not sentence ends.
-            if word in _ABBREV or word.endswith((".g", ".e")) or (len(word) == 1 and
-                                                                  word.isalpha()):
+            after = line[m.end():].lstrip()[:1]
+            # Not sentence ends: "e.g.", "et al.", initials ("J."), enumerators ("(1.)"),
+            # and anything followed by a lower-case word ("etc.) that ...").
+            if (word in _ABBREV or word.endswith((".g", ".e"))
+                    or (len(word) == 1 and word.isalpha()) or _ENUMERATOR.fullmatch(word)
+                    or after.islower()):
                 continue
             piece = line[start:m.end()].strip()
             if piece:

@@ -60,6 +60,12 @@ def test_split_sentences_keeps_markers_and_abbreviations() -> None:
         "Smith et al. show a 0.5 gain, e.g. on ImageNet.[1]", "Next claim [2]!",
         "A bullet point here.", "A numbered item."]
     assert strip_markers("Claim one [1, 2]. More [3].") == "Claim one. More."
+    # Seen in the bundled abstracts: "etc.)" mid-sentence, enumerators like "(1.)", and
+    # a citation placed after a closing parenthesis.
+    assert split_sentences("Links (e.g., citation, etc.) that connect fields (e.g., Physics, "
+                           "etc.) [1]. Capabilities: (1.) The ability to add data. Done.") == [
+        "Links (e.g., citation, etc.) that connect fields (e.g., Physics, etc.) [1].",
+        "Capabilities: (1.) The ability to add data.", "Done."]
 
 
 def _hit(n: int, title: str, abstract: str) -> SearchHit:
