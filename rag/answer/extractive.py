@@ -57,8 +57,9 @@ def select(question: str, hits: list[SearchHit], vectors: SentenceVectors,
     cands = candidates(hits)
     if not cands:
         return []
-    qvec = vectors.query(question)
-    vecs = vectors.lookup([c.text for c in cands])
+    # One batch: the question, the candidates, and the titles the support scores need next.
+    vecs = vectors.lookup([question, *(c.text for c in cands), *(h.title for h in hits)])
+    qvec = vecs[question]
     q_terms = set(content_terms(question))
     scored: list[Candidate] = []
     for c in cands:

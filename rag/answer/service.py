@@ -189,10 +189,14 @@ class Assistant:
         if history is None and session_id:
             history = self.sessions.get(session_id).history()
         turns = _check_history(history or [])
+        if resolved == "llm" and turns:  # don't spend a condense call on an empty collection
+            self._check_not_empty()
+        return _Turn(question, k, resolved, turns, session_id)
+
+    def _check_not_empty(self) -> None:
         if self.library.is_empty():
             raise CollectionError(f"the collection '{self.settings.collection}' is empty; "
                                   "run `paperchat ingest` first")
-        return _Turn(question, k, resolved, turns, session_id)
 
     def _events(self, turn: _Turn) -> Iterator[Event]:
         if turn.engine == "llm" and turn.history:
@@ -254,6 +258,8 @@ class Assistant:
             turn.standalone = followup.condense(turn.question, turn.history)
         t0 = time.perf_counter()
         response = self.library.search(turn.standalone, turn.k)
+        if not response.results:  # checked here, not up front: it costs a store round trip
+            self._check_not_empty()
         turn.timings["retrieval_ms"] = turn.since(t0)
         relevance = refusal.assess(turn.standalone, response,
                                    lexical=self.settings.retrieval.fusion != "dense")

@@ -1,4 +1,8 @@
-"""Sentence vectors with a small cache: abstracts' sentences recur across questions."""
+"""Sentence vectors with a small cache: abstracts' sentences recur across questions.
+
+Questions go through `lookup` too: every embedder here embeds queries and documents the
+same way (no query prefix), and one batch is cheaper than two calls.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,3 @@ class SentenceVectors:
                 while len(self._cache) > self._max:
                     self._cache.popitem(last=False)
         return found
-
-    def query(self, text: str) -> np.ndarray:
-        """The query vector of a question (not cached: questions rarely repeat)."""
-        return self.embedder.embed_query(text)

@@ -79,6 +79,8 @@ class FakeLibrary:
     def search(self, query: str, k: int | None = None, *, mode: str | None = None
                ) -> SearchResponse:
         self.queries.append(query)
+        if not self.papers:
+            return SearchResponse(query, [], {"total_ms": 0.0})
         k = k or self.settings.retrieval.k
         q = self.embedder.embed_query(query)
         q_terms = set(content_terms(query))

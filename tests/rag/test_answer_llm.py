@@ -12,7 +12,7 @@ import pytest
 from rag.answer import prompts
 from rag.answer.budget import messages_tokens
 from rag.answer.service import Assistant
-from rag.errors import InputError
+from rag.errors import CollectionError, InputError
 from rag.models import Paper
 from rag.settings import Settings
 from rag.tokens import count_tokens
@@ -233,3 +233,14 @@ def test_to_json_with_session_and_notice_fields(make_assistant: Callable[..., As
     session = assistant.sessions.create()
     data = assistant.ask(VISION_Q, session_id=session.id).to_json()
     assert data["session_id"] == session.id and "notice" not in data
+
+
+def test_empty_library_makes_no_llm_call(settings: Settings,
+                                         make_assistant: Callable[..., Assistant],
+                                         fake_openai: FakeOpenAI) -> None:
+    assistant = make_assistant(library=FakeLibrary(settings, []))
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    for turns in (None, history):
+        with pytest.raises(CollectionError, match="paperchat ingest"):
+            assistant.ask("what about the second one?", history=turns)
+    assert fake_openai.requests == []
