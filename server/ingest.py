@@ -48,7 +48,6 @@ async def ingest(
     format: Annotated[Format | None, Query(description="Format of an uploaded file; "
                                            "detected when absent.")] = None,
     prune: Annotated[bool, Query(description="Remove papers not in this upload.")] = False,
-    rebuild: Annotated[bool, Query(description="Re-embed everything.")] = False,
 ) -> dict[str, Any]:
     """Parse and index papers; returns the ingest counts.
 
@@ -60,8 +59,9 @@ async def ingest(
     """
     text, source, fmt = await _read_upload(request, format)
     parsed = await run_in_threadpool(lambda: parse_text(text, format=fmt, source=source))
-    report = await run_in_threadpool(
-        lambda: library.ingest(parsed.papers, prune=prune, rebuild=rebuild))
+    # No `rebuild` over HTTP: it only matters after changing the embedding model, which
+    # needs a restart anyway, and its collection swap is not yet safe for concurrent reads.
+    report = await run_in_threadpool(lambda: library.ingest(parsed.papers, prune=prune))
     return {**report.to_json(), "duplicates": parsed.duplicates,
             "warnings": list(parsed.warnings)}
 

@@ -9,6 +9,7 @@ chunk when streaming).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -39,6 +40,8 @@ from server.schemas import (
 router = APIRouter(tags=["openai"])
 MODEL_ID = "paperchat"
 _CREATED = int(time.time())
+_SOURCES = "\n\nSources:\n"
+_SOURCE_LINE = re.compile(r"\[(\d+)\] (.+) \(([^()\s]+)\)")
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
     "description": "JSON, or with `stream: true` `text/event-stream` of "
     "chat.completion.chunk objects ending with `data: [DONE]`.",
@@ -100,14 +103,34 @@ def _text(message: ChatMessageIn) -> str:
     return message.content or ""
 
 
-def conversation(messages: list[ChatMessageIn]) -> tuple[str, list[dict[str, str]]]:
-    """(question, history): the last user message, and the user/assistant turns before it."""
+def conversation(messages: list[ChatMessageIn]) -> tuple[str, list[dict[str, Any]]]:
+    """(question, history): the last user message, and the user/assistant turns before it.
+
+    An assistant turn that ends with our "Sources:" list gets its citations back, so a
+    follow-up such as "what about the second one?" resolves as it does in a session.
+    """
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
     if last is None:
         raise InputError("the conversation has no user message to answer")
-    history = [{"role": m.role, "content": _text(m)} for m in messages[:last]
-               if m.role in ("user", "assistant")]
+    history: list[dict[str, Any]] = []
+    for m in messages[:last]:
+        if m.role == "user":
+            history.append({"role": "user", "content": _text(m)})
+        elif m.role == "assistant":
+            text, citations = split_sources(_text(m))
+            history.append({"role": "assistant", "content": text, "citations": citations})
     return _text(messages[last]), history
+
+
+def split_sources(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Undo `sources_text`: (answer text, citations) of a reply this server wrote."""
+    body, marker, tail = text.rpartition(_SOURCES)
+    if not marker:
+        return text, []
+    found = [_SOURCE_LINE.fullmatch(line) for line in tail.split("\n")]
+    if not all(found):
+        return text, []  # not our list: keep the text as it is
+    return body, [{"n": int(m[1]), "title": m[2], "paper_id": m[3]} for m in found if m]
 
 
 def sources_text(citations: list[dict[str, Any]]) -> str:
@@ -115,7 +138,7 @@ def sources_text(citations: list[dict[str, Any]]) -> str:
     if not citations:
         return ""
     lines = [f"[{c['n']}] {c['title']} ({c['paper_id']})" for c in citations]
-    return "\n\nSources:\n" + "\n".join(lines)
+    return _SOURCES + "\n".join(lines)
 
 
 def _meta(data: dict[str, Any]) -> dict[str, Any]:
