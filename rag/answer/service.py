@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -123,29 +123,46 @@ class Assistant:
         return engine
 
     # -- public entry points -----------------------------------------------------
-    def ask(self, question: str, **kwargs: Any) -> Answer:
+    # Keyword arguments of every entry point: k (papers given to the engine, default
+    # settings.answer.k), engine ("auto" | "llm" | "extractive"), session_id (load the
+    # history from the session store and save the new turn there), history (explicit
+    # [{"role": "user"|"assistant", "content": str, "citations"?: [...]}]; wins over the
+    # session's stored history when both are given).
+    def ask(self, question: str, *, k: int | None = None, engine: str | None = None,
+            session_id: str | None = None, history: list[dict[str, Any]] | None = None
+            ) -> Answer:
         """Answer a question; raises PaperchatError subclasses on failure."""
-        turn = self._prepare(question, **kwargs)
+        turn = self._prepare(question, k=k, engine=engine, session_id=session_id,
+                             history=history)
         for _ in self._events(turn):
             pass
         assert turn.answer is not None
         return turn.answer
 
-    def events(self, question: str, **kwargs: Any) -> Iterator[Event]:
-        """Like `stream`, but a failure is raised instead of yielded as an error event."""
-        yield from self._events(self._prepare(question, **kwargs))
+    def events(self, question: str, *, k: int | None = None, engine: str | None = None,
+               session_id: str | None = None, history: list[dict[str, Any]] | None = None
+               ) -> Generator[Event, None, None]:
+        """Like `stream`, but a failure is raised (typed) instead of yielded as an error."""
+        yield from self._events(self._prepare(question, k=k, engine=engine,
+                                              session_id=session_id, history=history))
 
-    def stream(self, question: str, **kwargs: Any) -> Iterator[Event]:
+    def stream(self, question: str, *, k: int | None = None, engine: str | None = None,
+               session_id: str | None = None, history: list[dict[str, Any]] | None = None
+               ) -> Generator[Event, None, None]:
         """sources, token..., citations, done; or an error event (never an exception)."""
         try:
-            yield from self.events(question, **kwargs)
+            yield from self.events(question, k=k, engine=engine, session_id=session_id,
+                                   history=history)
         except Exception as e:
             yield _error_event(e)
 
-    async def astream(self, question: str, **kwargs: Any) -> AsyncIterator[Event]:
+    async def astream(self, question: str, *, k: int | None = None, engine: str | None = None,
+                      session_id: str | None = None,
+                      history: list[dict[str, Any]] | None = None) -> AsyncGenerator[Event, None]:
         """`stream` for event loops; closing or cancelling it closes the LLM's HTTP stream."""
         try:
-            turn = await asyncio.to_thread(self._prepare, question, **kwargs)
+            turn = await asyncio.to_thread(self._prepare, question, k=k, engine=engine,
+                                           session_id=session_id, history=history)
             if turn.engine == "llm" and turn.history:
                 try:
                     await self._acondense(turn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 from rag.answer.events import Event
 from rag.answer.service import Assistant
@@ -15,7 +16,7 @@ QUESTION = "Which papers pretrain vision transformers, and on what images?"
 LONG_REPLY = " ".join(f"word{i}" for i in range(60)) + " [1]."
 
 
-async def _collect(assistant: Assistant, question: str, **kwargs: object) -> list[Event]:
+async def _collect(assistant: Assistant, question: str, **kwargs: Any) -> list[Event]:
     return [e async for e in assistant.astream(question, **kwargs)]
 
 
