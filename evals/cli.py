@@ -64,7 +64,9 @@ def retrieval_command(
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to score against.")] = "test",
     out: OutOpt = None,
     as_json: JsonOpt = False,
-    min_: MinOpt = None,
+    min_: Annotated[list[str] | None, typer.Option(
+        "--min", metavar="METRIC=VALUE", help="Fail (exit 1) if the default mode's METRIC "
+        "(e.g. ndcg@10) is below VALUE; repeatable.")] = None,
     max_: MaxOpt = None,
 ) -> None:
     """Score paper rankings on a BEIR dataset: nDCG@10, Recall@10/100, MRR@10, MAP@100."""
@@ -77,6 +79,8 @@ def retrieval_command(
     settings = load_settings()
     thresholds = parse_thresholds(min_ or [], max_ or [], RETRIEVAL_METRICS)
     mode_list = parse_modes(modes)
+    if k < 100:
+        err(f"note: with --k {k}, recall@100 and map@100 only see the top {k} papers")
     dataset = load_beir(beir or _bundled_beir(), split)
     for warning in dataset.warnings:
         err(f"warning: {warning}")
