@@ -200,3 +200,27 @@ async def test_clicking_an_earlier_answer_shows_its_sources(make_app) -> None:
         await pilot.pause()
         assert [i.paper_id for i in screen.sources.items if i.cited] == ["vit-seg", "gnn-pre"]
         assert first.has_class("-selected")
+
+
+async def test_quitting_mid_answer_exits_cleanly(make_app) -> None:
+    client = FakeClient(gate=asyncio.Event())  # blocks after the first token
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "slow", wait=False)
+        await wait_for(pilot, lambda: screen.conversation.answers[0].markdown.source != "")
+        await pilot.press("ctrl+q")
+    # run_test re-raises a worker failure here; leaving the block is the assertion.
+    assert app.return_code == 0
+    assert client.closed_streams == 1
+
+
+async def test_an_answer_ending_while_the_app_closes_is_not_an_error(make_app) -> None:
+    gate = asyncio.Event()
+    app = make_app(FakeClient(gate=gate))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "q", wait=False)
+        await wait_for(pilot, lambda: screen.conversation.answers[0].markdown.source != "")
+        record = screen.conversation.answers[0].record
+        gate.set()  # the answer completes during the shutdown below
+    # run_test re-raises a worker failure on leaving the block; no error note either.
+    assert record.error is None

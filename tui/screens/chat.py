@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from contextlib import aclosing, suppress
 from pathlib import Path
@@ -12,6 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Markdown
 from textual.widgets.markdown import MarkdownStream
@@ -95,6 +97,9 @@ class ChatScreen(Screen[None]):
         bar.set_busy("loading the engine…")
         try:
             self._set_ready(await self.client.start(progress=bar.set_progress))
+            # Everything loaded so far (Textual, chromadb, the model) is long-lived: keep it
+            # out of the collector's full passes, which paused streaming for ~100 ms.
+            gc.freeze()
         except PaperchatError as e:
             bar.set_unavailable(str(e))
             self.notify(str(e), title="Not ready", severity="error", timeout=8)
@@ -127,6 +132,12 @@ class ChatScreen(Screen[None]):
     @work(exclusive=True, group="answer")
     async def ask(self, question: str) -> None:
         """Stream one answer into the conversation; failures end as a toast and a note."""
+        try:
+            await self._ask(question)
+        except NoMatches:  # the app closed mid-answer and took the widgets with it
+            self.log.warning("answer abandoned: the screen was closed")
+
+    async def _ask(self, question: str) -> None:
         record = AnswerRecord(question)
         await self.conversation.add_user(question)
         view = await self.conversation.add_answer(record)
@@ -160,6 +171,8 @@ class ChatScreen(Screen[None]):
             raise
         except PaperchatError as e:
             record.error = str(e)
+        except NoMatches:
+            raise
         except Exception as e:  # the edge: a bug must not take the screen down
             self.log.error("answer failed", repr(e))
             record.error = f"unexpected error: {e!r}"
