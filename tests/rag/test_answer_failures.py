@@ -147,3 +147,21 @@ def test_stream_cut_after_tokens_is_an_error_not_a_mixed_answer(
     message = events[-1].data["message"]
     assert "broke off" in message
     _assert_clean(message, fake_openai.base_url)
+
+
+@pytest.mark.parametrize(("status", "expected"), [
+    (400, "rejected the request (400): injected failure 400"),
+    (403, "403 Forbidden"),
+    (404, "404 Not Found for model 'gpt-4o-mini'"),
+])
+def test_other_statuses_name_what_to_check(make_assistant: Callable[..., Assistant],
+                                           fake_openai: FakeOpenAI, status: int,
+                                           expected: str) -> None:
+    fake_openai.fail(status, times=3)
+    with pytest.raises(LLMUnavailable) as info:
+        make_assistant(llm__max_retries=2, llm__fallback_extractive=False).ask(QUESTION)
+    msg = str(info.value)
+    _assert_clean(msg, fake_openai.base_url)
+    assert expected in msg and "PAPERCHAT_LLM_MODEL" in msg
+    assert info.value.status == status
+    assert len(fake_openai.chat_requests) == 1  # 4xx other than 429 are not retried
