@@ -125,16 +125,11 @@ def ask_command(
 
 
 def _stream_answer(assistant: Any, question: str, **kwargs: Any) -> None:
-    from rag.errors import PaperchatError
-
-    for event in assistant.stream(question, **kwargs):
+    # `events` raises typed errors (converted to a message and exit code in main.run).
+    for event in assistant.events(question, **kwargs):
         if event.type == "token":
             sys.stdout.write(event.data["text"])
             sys.stdout.flush()
-        elif event.type == "error":
-            sys.stdout.write("\n")
-            error = PaperchatError(event.data.get("message", "error"))
-            raise error
         elif event.type == "done":
             sys.stdout.write("\n")
             _print_references(event.data)
