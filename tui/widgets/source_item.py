@@ -13,6 +13,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from rag.models import Paper
 
+SNIPPET_CHARS = 160  # about three lines of the panel
 PaperLoader = Callable[[str], Awaitable["Paper | None"]]
 
 
@@ -49,7 +50,8 @@ class SourceItem(Static):
             body = self.abstract if self.abstract is not None else "loading the abstract…"
             lines.append(Content(body))
         elif s.get("snippet"):
-            lines.append(Content.from_markup("[$text-muted]$snippet", snippet=str(s["snippet"])))
+            lines.append(Content.from_markup("[$text-muted]$snippet",
+                                             snippet=_shorten(str(s["snippet"]))))
         tail = []
         support = s.get("support")
         if isinstance(support, int | float):
@@ -74,3 +76,11 @@ class SourceItem(Static):
 
     def on_click(self, event: events.Click) -> None:
         self.action_toggle_abstract()
+
+
+def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """The first `limit` characters, cut at a word, with an ellipsis (Enter shows it all)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:.…") + "…"

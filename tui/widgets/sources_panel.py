@@ -32,16 +32,21 @@ class SourcesPanel(VerticalScroll):
             widgets.append(Static("The papers an answer cites appear here.", classes="hint"))
         elif record.citations:
             widgets += [SourceItem(c, cited=True, loader=self.loader) for c in record.citations]
-        elif record.sources and not record.done:
-            widgets.append(Static("Retrieved; the answer is being written…", classes="hint"))
         elif record.done:
             widgets.append(Static("This answer cites no papers.", classes="hint"))
+        elif record.error or record.cancelled:
+            if record.sources:
+                widgets.append(Static("The answer did not finish; it had retrieved:",
+                                      classes="hint"))
+        else:
+            widgets.append(Static("Retrieved; the answer is being written…" if record.sources
+                                  else "Searching the collection…", classes="hint"))
         if record is not None and record.unsupported:
             widgets.append(Static(_unsupported(record.unsupported), classes="unsupported"))
         uncited = record.uncited_sources if record is not None else []
+        if uncited and record is not None and (record.citations or record.done):
+            widgets.append(Static("Also retrieved, not cited", classes="heading"))
         if uncited:
-            label = "Also retrieved, not cited" if record and record.citations else "Retrieved"
-            widgets.append(Static(label, classes="heading"))
             widgets += [SourceItem(s, cited=False, loader=self.loader) for s in uncited]
         with self.app.batch_update():
             await self.remove_children()

@@ -18,7 +18,7 @@ class StatusBar(Horizontal):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.engine_text = "loading the engine…"
+        self.engine_text = ""
         self.last_text = ""
         self.activity = ""
         self._frame = 0
@@ -33,7 +33,6 @@ class StatusBar(Horizontal):
 
     def on_mount(self) -> None:
         self.query_one("#ingest").display = False
-        self.set_busy("loading")
 
     @property
     def busy(self) -> bool:
@@ -65,8 +64,11 @@ class StatusBar(Horizontal):
         self.query_one("#engine", Static).update(self.engine_text)
 
     def set_progress(self, done: int, total: int) -> None:
+        """First run: the bundled collection is being indexed."""
         bar = self.query_one("#ingest", ProgressBar)
-        bar.display = True
+        if not bar.display:
+            bar.display = True
+            self.set_busy("first run: indexing the bundled collection…")
         bar.update(total=total or None, progress=done)
 
     def hide_progress(self) -> None:
