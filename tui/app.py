@@ -46,7 +46,7 @@ class PaperchatApp(App[None]):
         yield from super().get_system_commands(screen)
         if isinstance(screen, ChatScreen):
             for key in CHAT_KEYS:
-                yield SystemCommand(key.label, f"{key.help} ({key.keys})",
+                yield SystemCommand(key.title, f"{key.help} ({key.keys})",
                                     partial(screen.run_action, key.action))
         yield SystemCommand("Help", "Show every key (f1)", self.action_help)
 

@@ -9,17 +9,25 @@ from dataclasses import dataclass
 class Key:
     keys: str  # Textual binding spec
     action: str  # action name without the `action_` prefix
-    label: str  # footer / palette title
+    label: str  # footer
     help: str  # F1 help and palette description
+    command: str = ""  # palette title (the label when empty)
+
+    @property
+    def title(self) -> str:
+        return self.command or self.label
 
 
 CHAT_KEYS = (
-    Key("escape", "cancel_answer", "Cancel", "Cancel the answer in flight; the prompt comes back"),
+    Key("escape", "cancel_answer", "Cancel", "Cancel the answer in flight; the prompt comes back",
+        "Cancel answer"),
     Key("ctrl+n", "new_session", "New session", "Start a new chat session"),
     Key("ctrl+s", "sessions", "Sessions", "List sessions: resume, rename or delete one"),
     Key("ctrl+e", "export", "Export",
-        "Export the session to Markdown with its references and BibTeX entries"),
-    Key("ctrl+y", "copy_answer", "Copy", "Copy the last answer (OSC 52, and saved to a file)"),
+        "Export the session to Markdown with its references and BibTeX entries",
+        "Export session"),
+    Key("ctrl+y", "copy_answer", "Copy", "Copy the last answer (OSC 52, and saved to a file)",
+        "Copy last answer"),
 )
 APP_KEYS = (
     Key("f1", "help", "Help", "Show the keys"),
