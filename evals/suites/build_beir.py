@@ -16,75 +16,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rag.ids import slugify_title  # noqa: E402
-
 COLLECTION = ROOT / "ingest" / "data" / "trending-pretraining-papers.txt"
 SUITE = ROOT / "evals" / "suites" / "bundled_qa.jsonl"
 OUT = ROOT / "evals" / "suites" / "beir"
 
-_WS = re.compile(r"\s+")
-_BOILERPLATE = "Get trending papers in your email inbox"
-
-
-def _collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
-
-def read_dump(path: Path) -> list[dict[str, str]]:
-    """Simple reading of the raw page dump: boilerplate, then title/abstract line pairs."""
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    while lines and lines[0].strip().startswith(_BOILERPLATE):
-        lines.pop(0)
-    if len(lines) % 2:
-        raise ValueError(f"{path}: odd number of title/abstract lines ({len(lines)})")
-    papers = []
-    for i in range(0, len(lines), 2):
-        title = _collapse(lines[i])
-        if i == 0 and title.startswith("Subscribe"):
-            title = title[len("Subscribe") :].strip()
-        papers.append(
-            {"_id": slugify_title(title), "title": title, "text": _collapse(lines[i + 1])}
-        )
-    return papers
-
-
-def _field(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    raise AttributeError(f"none of {names} on {type(obj).__name__}")
-
-
 def read_collection(path: Path) -> list[dict[str, str]]:
-    """Use the project parser when it exists; check it agrees with the simple reading."""
-    simple = read_dump(path)
-    try:
-        from ingest.parsers import parse_file  # type: ignore[attr-defined]
-    except ImportError:
-        return simple
-    parsed = parse_file(path)
-    papers = []
-    for p in parsed:
-        title = _collapse(str(_field(p, "title")))
-        pid = str(_field(p, "id", "paper_id", "doc_id"))
-        papers.append(
-            {"_id": pid, "title": title, "text": _collapse(str(_field(p, "abstract", "text")))}
-        )
-    if [p["_id"] for p in papers] != [p["_id"] for p in simple]:
-        missing = {p["_id"] for p in simple} ^ {p["_id"] for p in papers}
-        raise SystemExit(f"ingest.parsers.parse_file ids differ from the simple reading: {missing}")
-    return papers
+    """The collection as BEIR corpus rows, parsed by the product's own parser."""
+    from ingest.parsers import parse_file
+
+    return [{"_id": p.id, "title": p.title, "text": p.abstract}
+            for p in parse_file(path).papers]
 
 
 def build(collection: Path = COLLECTION, suite: Path = SUITE, out: Path = OUT) -> dict[str, int]:
