@@ -64,20 +64,23 @@ class FakeClient:
     """Plays `events` for every question; sessions live in memory.
 
     `delay` pauses between events; `gate` (an asyncio.Event) makes the stream wait after
-    the first token until it is set, so cancellation mid-stream is observable.
+    event `gate_after` (the first token by default) until it is set, so cancellation
+    mid-stream is observable.
     """
 
     where = "in-process"
 
     def __init__(self, events: list[Event] | None = None, *, delay: float = 0.0,
                  gate: asyncio.Event | None = None, fail_start: PaperchatError | None = None,
-                 fail_ask: PaperchatError | None = None, papers: int = 119) -> None:
+                 fail_ask: PaperchatError | None = None, papers: int = 119,
+                 gate_after: int = 1) -> None:
         self.events = events if events is not None else script()
         self.delay = delay
         self.gate = gate
         self.fail_start = fail_start
         self.fail_ask = fail_ask
         self.papers = papers
+        self.gate_after = gate_after
         self.sessions: dict[str, Session] = {}
         self.asked: list[tuple[str, str | None]] = []
         self.closed_streams = 0
@@ -101,7 +104,7 @@ class FakeClient:
                 if event.type == "done" and session_id:  # saved before `done`, as the service does
                     self._save(session_id, question, event.data)
                 yield event
-                if i == 1 and self.gate is not None:
+                if i == self.gate_after and self.gate is not None:
                     await self.gate.wait()
             self.finished_streams += 1
         finally:

@@ -224,3 +224,24 @@ async def test_an_answer_ending_while_the_app_closes_is_not_an_error(make_app) -
         gate.set()  # the answer completes during the shutdown below
     # run_test re-raises a worker failure on leaving the block; no error note either.
     assert record.error is None
+
+
+async def test_view_follows_the_stream_until_the_user_scrolls_up(make_app) -> None:
+    long_answer = "".join(f"Paragraph {i} says pretraining helps [1].\n\n" for i in range(60))
+    gate = asyncio.Event()
+    app = make_app(FakeClient(script(long_answer, chunk=40), gate=gate, gate_after=30))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "long", wait=False)
+        conversation = screen.conversation
+        view = conversation.answers[0]
+        await wait_for(pilot, lambda: "Paragraph 25" in view.markdown.source)
+        await pilot.pause(0.2)
+        assert conversation.max_scroll_y > 0
+        assert conversation.scroll_y == conversation.max_scroll_y  # following the new text
+        conversation.scroll_to(y=2, animate=False)  # the user scrolls up to read
+        await pilot.pause()
+        gate.set()
+        await wait_for(pilot, lambda: not screen.answering)
+        await pilot.pause(0.2)
+        assert "Paragraph 59" in view.markdown.source
+        assert conversation.scroll_y == 2 < conversation.max_scroll_y  # left where the user was

@@ -17,8 +17,6 @@ WELCOME = ("Ask a question about the papers in the collection. Answers cite the 
 class Conversation(VerticalScroll):
     """User questions and answers, oldest first."""
 
-    can_focus = False
-
     def compose(self) -> ComposeResult:
         yield Static(WELCOME, classes="welcome", markup=False)
 
