@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
 from tests.tui.fakes import ANSWER, FakeClient
 from tui.screens.sessions import SessionsScreen
@@ -132,3 +134,42 @@ async def test_copy_uses_the_clipboard_and_a_fallback_file(make_app, tmp_path) -
         assert "[1] Vision Transformers for Dense Segmentation (vit-seg)" in app.clipboard
         assert fallback.read_text(encoding="utf-8") == app.clipboard
         assert any(str(fallback) in t for t in toasts(app))
+
+
+async def test_new_session_while_answering_stops_the_answer_first(make_app) -> None:
+    client = FakeClient(gate=asyncio.Event())  # the first answer never finishes by itself
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "slow", wait=False)
+        await wait_for(pilot, lambda: screen.conversation.answers[0].markdown.source != "")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not screen.answering)
+        await pilot.pause()
+        assert client.closed_streams == 1
+        assert questions(screen) == [] and screen.session_id is None
+        client.gate = None
+        await ask(pilot, "fresh")
+        assert questions(screen) == ["fresh"] and screen.session_id is not None
+        assert screen.conversation.answers[0].record.done
+
+
+async def test_resuming_while_answering_keeps_the_resumed_session(make_app) -> None:
+    client = FakeClient()
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "saved question")
+        saved = screen.session_id
+        await pilot.press("ctrl+n")
+        client.gate = asyncio.Event()
+        await ask(pilot, "in flight", wait=False)
+        await wait_for(pilot, lambda: len(screen.conversation.answers) == 1
+                       and screen.conversation.answers[0].markdown.source != "")
+        await open_sessions(pilot)
+        sessions = app.screen
+        index = [s.id for s in sessions.sessions].index(saved)
+        sessions.query_one("OptionList").highlighted = index
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: questions(screen) == ["saved question"])
+        await pilot.pause()
+        assert screen.session_id == saved and not screen.answering
+        assert client.closed_streams == 2

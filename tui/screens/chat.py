@@ -182,7 +182,8 @@ class ChatScreen(Screen[None]):
             await self._finish(record, view, stream, time.perf_counter() - started)
 
     async def _forget_session(self, session_id: str) -> None:
-        self.session_id = None
+        if self.session_id == session_id:
+            self.session_id = None
         with suppress(PaperchatError):
             await self.client.delete_session(session_id)
 
@@ -222,9 +223,17 @@ class ChatScreen(Screen[None]):
         if self.answering and self._answer is not None:
             self._answer.cancel()
 
+    async def _stop_answer(self) -> None:
+        """Cancel the answer in flight and wait until it has cleaned up after itself."""
+        worker = self._answer
+        if worker is not None and not worker.is_finished:
+            worker.cancel()
+            with suppress(Exception):  # WorkerCancelled/WorkerFailed: over either way
+                await worker.wait()
+
     # -- sessions ---------------------------------------------------------------
     async def action_new_session(self) -> None:
-        self.action_cancel_answer()
+        await self._stop_answer()
         self.session_id = None
         await self.conversation.clear()
         await self.sources.show(None)
@@ -238,11 +247,12 @@ class ChatScreen(Screen[None]):
         if result is None:
             return
         if result.resume:
+            await self._stop_answer()
             self.resume(result.resume)
         elif self.session_id in result.deleted:
             await self.action_new_session()
 
-    @work(exclusive=True, group="answer")
+    @work(exclusive=True, group="resume")
     async def resume(self, session_id: str) -> None:
         """Load a saved session into the conversation."""
         try:
