@@ -10,6 +10,7 @@ from server import ask, errors, health, ingest, openai_compat, papers, search, s
 from server.lifespan import lifespan
 from server.limits import BodyLimit
 from server.openapi import build_openapi
+from server.schemas import error_responses
 from server.security import require_api_key
 
 DESCRIPTION = """Ask questions about a collection of research-paper abstracts; answers cite
@@ -31,10 +32,12 @@ def create_app(settings: Settings) -> FastAPI:
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     app.include_router(health.router)
-    guarded = [Depends(require_api_key)]
+    guarded, v1_errors = [Depends(require_api_key)], error_responses(400, 401, 413, 422)
     for module in (ask, search, papers, sessions, openai_compat):
-        app.include_router(module.router, prefix="/v1", dependencies=guarded)
-    app.include_router(ingest.router, prefix="/v1")  # require_admin covers the API key too
+        app.include_router(module.router, prefix="/v1", dependencies=guarded,
+                           responses=v1_errors)
+    # require_admin (on the route) covers the API key too.
+    app.include_router(ingest.router, prefix="/v1", responses=v1_errors)
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -22,11 +22,20 @@ from server.schemas import AnswerOut, AskRequest, error_responses
 Stream = AsyncGenerator[Event, None]
 router = APIRouter(tags=["ask"], responses=error_responses(404, 503))
 
+_EVENT_TYPES = ["sources", "token", "citations", "done", "error"]
+_EVENT_SCHEMA = {  # one server-sent event (OpenAPI 3.1: `schema` describes each event)
+    "type": "object", "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": _EVENT_TYPES},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": {"type": "object", "required": ["type"],
+                                   "properties": {"type": {"enum": _EVENT_TYPES}}}}},
+}
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "`text/event-stream`: one `sources` event, `token` events with "
           "`text`, one `citations` event, then `done` with the full answer JSON; or an "
           "`error` event with `code` and `message`, after which the stream ends.",
-          "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+          "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}}},
 }
 
 

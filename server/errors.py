@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.answer.llm import public_endpoint
 from rag.errors import (
@@ -125,8 +126,20 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     code = _CODES.get(status, "error")
+    headers = dict(exc.headers or {})
+    if status == 405:
+        # Starlette lists only the first route matching the path; a path can have several.
+        headers["Allow"] = _allowed_methods(request)
     return JSONResponse(error_body(code, redact(detail, _settings(request))),
-                        status_code=status, headers=exc.headers)
+                        status_code=status, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def _where(loc: tuple[Any, ...]) -> str:

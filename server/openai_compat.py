@@ -45,7 +45,10 @@ _SOURCE_LINE = re.compile(r"\[(\d+)\] (.+) \(([^()\s]+)\)")
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
     "description": "JSON, or with `stream: true` `text/event-stream` of "
     "chat.completion.chunk objects ending with `data: [DONE]`.",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+    "content": {"text/event-stream": {"schema": {
+        "type": "object", "required": ["data"],
+        "properties": {"data": {"type": "string", "description": "A chunk as JSON, or "
+                                "[DONE]."}}}}}}}
 
 
 @router.get("/models", response_model=ModelList)

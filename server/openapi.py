@@ -1,7 +1,8 @@
 """The OpenAPI document, adjusted to this server's settings so that it tells the truth.
 
-The request models are static; the question length limit and whether the llm engine is
-available come from settings, so they are patched into the generated schema.
+The request models are static; the question length limit, whether the llm engine is
+available and whether a bearer key is required come from settings, so they are patched
+into the generated schema.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ def _engine_without_llm(schema: dict[str, Any]) -> None:
             option["enum"] = [e for e in option["enum"] if e != "llm"]
 
 
+def _drop_unused_security(doc: dict[str, Any], settings: Settings) -> None:
+    """Without a configured key the bearer header is not required: do not claim it is."""
+    for path, operations in doc["paths"].items():
+        keyed = settings.api_key is not None or (
+            path == "/v1/ingest" and settings.admin_key is not None)
+        for operation in operations.values():
+            if not keyed:
+                operation.pop("security", None)
+
+
 def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     """Generate once, patch, cache on the app (FastAPI's own pattern for custom schemas)."""
     if app.openapi_schema:
@@ -34,5 +45,6 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     for param in doc["paths"]["/v1/search"]["get"]["parameters"]:
         if param["name"] == "q":
             param["schema"]["maxLength"] = limit
+    _drop_unused_security(doc, settings)
     app.openapi_schema = doc
     return doc

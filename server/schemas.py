@@ -6,8 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# A question or query must contain something besides whitespace.
-NOT_BLANK = r"\S"
+# A question or query must contain something besides whitespace, in Python's sense of it
+# (what str.strip() removes): the \s of JSON Schema regexes differs (\x1c-\x1f, \x85, \ufeff).
+NOT_BLANK = ("[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+             "\u3000]")
 
 
 class _In(BaseModel):

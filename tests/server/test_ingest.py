@@ -113,3 +113,12 @@ def test_no_admin_key_on_loopback_still_needs_the_api_key(make_client: MakeClien
     assert_error(client.post("/v1/ingest", json=NEW), 401)
     r = client.post("/v1/ingest", json=NEW, headers={"Authorization": f"Bearer {API_KEY}"})
     assert r.status_code == 200
+
+
+def test_prune_to_papers_without_indexable_words(make_client: MakeClient) -> None:
+    """Found by schemathesis: the keyword index once crashed on a word-less collection."""
+    client = make_client()
+    r = client.post("/v1/ingest", params={"prune": "true"},
+                    json=[{"title": "0", "abstract": "0"}, {"title": "a", "abstract": "!"}])
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/search", params={"q": "graph"}).status_code == 200
