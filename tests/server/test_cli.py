@@ -1,0 +1,72 @@
+"""`paperchat serve`: settings from flags and environment, uvicorn on the chosen address."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from paperchat.main import app
+from rag.library import Library
+from rag.settings import Settings
+
+
+def test_flags_reach_settings_and_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    monkeypatch.setenv("PAPERCHAT_SERVER_MAX_QUESTION_CHARS", "123")
+    result = CliRunner().invoke(app, ["serve", "--port", "8123", "--collection", "other"])
+    assert result.exit_code == 0, result.output
+    (call,) = calls
+    assert (call["host"], call["port"]) == ("127.0.0.1", 8123)
+    settings = call["app"].state.settings
+    assert settings.collection == "other" and settings.server.port == 8123
+    assert settings.server.max_question_chars == 123
+    assert "warning" not in result.output
+
+
+def test_public_bind_without_api_key_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 0 and "without PAPERCHAT_API_KEY" in result.output
+    monkeypatch.setenv("PAPERCHAT_API_KEY", "k" * 24)
+    quiet = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert "without PAPERCHAT_API_KEY" not in quiet.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_the_api(settings: Settings, library: Library) -> None:
+    port = _free_port()
+    env = {**os.environ, "PAPERCHAT_HOME": str(settings.home)}
+    proc = subprocess.Popen([sys.executable, "-m", "paperchat", "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, ready = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None, proc.stdout.read().decode() if proc.stdout else ""
+        assert ready.status_code == 200 and ready.json()["papers"] == 12
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)  # uvicorn drains and exits on SIGTERM (then re-raises it)
