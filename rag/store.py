@@ -6,13 +6,18 @@ Layout of one collection:
   record (`paper` as JSON) so results and listings need no second store;
 - collection metadata records the embedding model and dimension, and an `ingest` marker
   that is set while an ingest is writing (a killed ingest leaves it behind, which tells the
-  next open to rebuild the keyword index from what Chroma holds).
+  next open to re-sync the keyword index with what Chroma holds); a finished ingest also
+  records the paper count together with the chunk count it belongs to, so counting papers
+  needs no scan while nothing else has written since.
+
+Reads that run per query or per ingest go by record id (`<paper_id>#<hash>#<i>`), never by
+scanning metadata: at 100k papers a metadata `where` costs ~0.1-1 s, an id lookup ~1 ms.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 PAGE = 5000  # records per Chroma get() page; keeps memory flat on large collections
+ID_BATCH = 500  # ids or paper ids per get/delete call (SQLite variable limits, request size)
 SCHEMA = 1
 
 
@@ -73,6 +79,22 @@ def make_client(settings: Settings) -> Any:
 
 def chunk_id(chunk: Chunk, content_hash: str) -> str:
     return f"{chunk.paper_id}#{content_hash}#{chunk.index}"
+
+
+def first_chunk_id(any_chunk_id: str) -> str:
+    """Id of chunk 0 (the one carrying the paper record) of the same paper version."""
+    return any_chunk_id.rsplit("#", 1)[0] + "#0"
+
+
+def paper_of(any_chunk_id: str) -> str:
+    return any_chunk_id.rsplit("#", 2)[0]
+
+
+def version_ids(paper_id: str, state: PaperState) -> list[str] | None:
+    """Every chunk id a stored paper version can have; None when it is not one clean version."""
+    if not state.hash:
+        return None
+    return [f"{paper_id}#{state.hash}#{i}" for i in range(max(state.chunks_expected, 1))]
 
 
 class ChromaStore:
@@ -134,8 +156,13 @@ class ChromaStore:
         self._collection(create=True)
         self._set_metadata(embed_model=embed_name, embed_dim=dimension, ingest=token)
 
-    def end_write(self) -> None:
-        self._set_metadata(ingest=None)
+    def end_write(self, papers: int | None = None) -> None:
+        """Clear the ingest marker; record the paper count (None: unknown) with the chunk
+        count it belongs to, in the same metadata update."""
+        if papers is None:
+            self._set_metadata(ingest=None, papers=None, papers_at_chunks=None)
+        else:
+            self._set_metadata(ingest=None, papers=papers, papers_at_chunks=self.count_chunks())
 
     @property
     def write_in_progress(self) -> bool:
@@ -186,14 +213,66 @@ class ChromaStore:
                                                   {"hash": {"$ne": keep_hash}}]})
 
     def delete_papers(self, paper_ids: Sequence[str]) -> None:
-        for start in range(0, len(paper_ids), 500):
-            batch = list(paper_ids[start:start + 500])
+        for start in range(0, len(paper_ids), ID_BATCH):
+            batch = list(paper_ids[start:start + ID_BATCH])
             self._collection().delete(where={"paper_id": {"$in": batch}})
+
+    def delete_versions(self, states: dict[str, PaperState], keep: dict[str, str] | None = None
+                        ) -> None:
+        """Remove the stored versions described by `states` (paper id -> state), except a
+        paper's version whose hash is `keep[paper_id]`. Clean versions go by id (a primary
+        key lookup); a paper with mixed versions falls back to a metadata filter."""
+        keep = keep or {}
+        ids: list[str] = []
+        for pid, state in states.items():
+            if state.hash and state.hash == keep.get(pid):
+                continue
+            found = version_ids(pid, state)
+            if found is None:
+                if pid in keep:
+                    self.delete_stale(pid, keep[pid])
+                else:
+                    self.delete_papers([pid])
+            else:
+                ids += found
+        col = self._collection()
+        for start in range(0, len(ids), ID_BATCH):
+            try:
+                col.delete(ids=ids[start:start + ID_BATCH])  # absent ids are ignored
+            except Exception as e:
+                raise _store_error(e) from e
 
     # -- reads ----------------------------------------------------------------
     def count_chunks(self) -> int:
         col = self._collection()
         return int(col.count()) if col is not None else 0
+
+    def recorded_paper_count(self) -> int | None:
+        """The paper count the last ingest recorded, if nothing has written since."""
+        col = self._refresh()
+        if col is None:
+            return 0
+        meta = col.metadata or {}
+        if "ingest" in meta or "papers" not in meta:
+            return None
+        if meta.get("papers_at_chunks") != int(col.count()):
+            return None  # written by something that did not record a count
+        return int(meta["papers"])
+
+    def paper_count(self) -> int:
+        """Papers in the collection: the recorded count when still valid, else counted."""
+        recorded = self.recorded_paper_count()
+        return recorded if recorded is not None else self.count_papers()
+
+    def count_papers(self) -> int:
+        """Distinct papers among chunk-0 records, reading ids only."""
+        return len({paper_of(cid) for page in self._pages([], where={"chunk_index": 0})
+                    for cid in page["ids"]})
+
+    def _refresh(self) -> Any:
+        """The collection with current metadata (another process may have written)."""
+        self._col = None
+        return self._collection()
 
     def _pages(self, include: list[str], where: dict[str, Any] | None = None
                ) -> Iterator[dict[str, Any]]:
@@ -211,10 +290,15 @@ class ChromaStore:
             yield page
             offset += len(page["ids"])
 
-    def paper_states(self) -> dict[str, PaperState]:
-        """Per paper: content hash and whether all its chunks are present."""
+    def paper_states(self, paper_ids: Sequence[str] | None = None) -> dict[str, PaperState]:
+        """Per paper: content hash and whether all its chunks are present. With
+        `paper_ids`, only those papers are looked up (cheaper when they are few)."""
         groups: dict[tuple[str, str], list[int]] = {}
-        for page in self._pages(["metadatas"]):
+        if paper_ids is None:
+            pages: Iterable[dict[str, Any]] = self._pages(["metadatas"])
+        else:
+            pages = self._by_paper_ids(list(paper_ids))
+        for page in pages:
             for meta in page["metadatas"]:
                 key = (meta["paper_id"], meta["hash"])
                 groups.setdefault(key, [0, int(meta["n_chunks"])])[0] += 1
@@ -227,6 +311,37 @@ class ChromaStore:
                 state = PaperState("", 0, 1)
             states[pid] = state
         return states
+
+    def _by_paper_ids(self, paper_ids: list[str]) -> Iterator[dict[str, Any]]:
+        col = self._collection()
+        if col is None:
+            return
+        for start in range(0, len(paper_ids), ID_BATCH):
+            try:
+                yield col.get(where={"paper_id": {"$in": paper_ids[start:start + ID_BATCH]}},
+                              include=["metadatas"])
+            except Exception as e:
+                raise _store_error(e) from e
+
+    def chunk_ids(self) -> Iterator[str]:
+        """Every chunk id, in pages (ids only: no documents or metadata are read)."""
+        for page in self._pages([]):
+            yield from page["ids"]
+
+    def get_chunks(self, ids: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+        """(chunk id, paper id, text) for the given chunk ids that exist."""
+        col = self._collection()
+        if col is None:
+            return
+        for start in range(0, len(ids), ID_BATCH):
+            try:
+                page = col.get(ids=list(ids[start:start + ID_BATCH]),
+                               include=["documents", "metadatas"])
+            except Exception as e:
+                raise _store_error(e) from e
+            for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"],
+                                      strict=True):
+                yield cid, meta["paper_id"], doc or ""
 
     def iter_chunks(self) -> Iterator[tuple[str, str, str]]:
         """(chunk id, paper id, text) for every chunk, in pages."""
@@ -249,19 +364,34 @@ class ChromaStore:
                                                 res["metadatas"][0], res["documents"][0],
                                                 strict=True)]
 
-    def get_papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
-        """Full records for the given papers (missing ids are simply absent)."""
+    def get_papers(self, paper_ids: Sequence[str], *,
+                   chunk_hints: Mapping[str, str] | None = None) -> dict[str, Paper]:
+        """Full records for the given papers (missing ids are simply absent).
+
+        `chunk_hints` maps a paper id to one of its chunk ids (a search hit): its chunk 0 is
+        then fetched by id. Others, and hints that went stale, use a metadata filter."""
         if not paper_ids:
             return {}
         col = self._collection()
         if col is None:
             return {}
+        found: dict[str, Paper] = {}
+        hinted = [first_chunk_id(chunk_hints[p]) for p in paper_ids
+                  if chunk_hints and chunk_hints.get(p)]
         try:
-            res = col.get(where={"$and": [{"paper_id": {"$in": list(paper_ids)}},
-                                          {"chunk_index": 0}]}, include=["metadatas"])
+            if hinted:
+                res = col.get(ids=hinted, include=["metadatas"])
+                found = {m["paper_id"]: paper_from_json(m["paper"]) for m in res["metadatas"]}
+            rest = [p for p in paper_ids if p not in found]
+            for start in range(0, len(rest), ID_BATCH):
+                res = col.get(where={"$and": [
+                    {"paper_id": {"$in": rest[start:start + ID_BATCH]}}, {"chunk_index": 0}]},
+                    include=["metadatas"])
+                found.update({m["paper_id"]: paper_from_json(m["paper"])
+                              for m in res["metadatas"]})
         except Exception as e:
             raise _store_error(e) from e
-        return {m["paper_id"]: paper_from_json(m["paper"]) for m in res["metadatas"]}
+        return found
 
     def all_papers(self) -> list[Paper]:
         papers: dict[str, Paper] = {}
