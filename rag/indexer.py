@@ -5,9 +5,13 @@
   then the chunks of their previous version are deleted. A reader sees the old or the new
   version of each paper (at worst both for a moment), never a missing one.
 - While writing, the collection carries an `ingest` marker. A killed ingest leaves it; the
-  next open rebuilds the keyword index from Chroma, and the next ingest finds the papers
+  next open re-syncs the keyword index with Chroma, and the next ingest finds the papers
   whose hash or chunk count is off and writes them again.
 - `--rebuild` fills a side collection and swaps it in only when complete.
+- The cost follows what is written, not the collection size: stored versions are looked up
+  for the given papers only (unless they are most of the collection, or --prune needs all),
+  replaced versions are deleted by id, the keyword index gets one new segment for the new
+  chunks (tokenised as they are written), and the paper count is carried forward.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from rag.models import IngestReport, Paper
 
 if TYPE_CHECKING:
     from rag.library import Library
-    from rag.store import ChromaStore
+    from rag.store import ChromaStore, PaperState
 
 BATCH_PAPERS = 64
 REBUILD_SUFFIX = "__rebuild"
+# Looking up stored versions by paper id costs about this many chunks of a full metadata
+# scan per paper (measured: bench/scale/RESULTS.md); above it one scan is cheaper.
+LOOKUP_VS_SCAN = 8
 
 
 def _check_unique(papers: Sequence[Paper]) -> None:
@@ -41,7 +48,8 @@ def _check_unique(papers: Sequence[Paper]) -> None:
 def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: bool,
                progress: Callable[[int, int], None] | None) -> IngestReport:
     """Write `papers` into the library's collection; see the module docstring."""
-    from rag.store import ChromaStore
+    from rag.keyword import KeywordIndex
+    from rag.store import ChromaStore, chunk_id
 
     t0 = time.perf_counter()
     _check_unique(papers)
@@ -51,11 +59,12 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
     if rebuild:
         target: ChromaStore = ChromaStore(lib._client, name + REBUILD_SUFFIX)
         target.drop()  # leftovers of an interrupted rebuild
-        existing = {}
+        existing: dict[str, PaperState] = {}
+        papers_before: int | None = 0
     else:
         lib.check_embedder()  # before writing anything
         target = live
-        existing = live.paper_states() if live.exists else {}
+        existing, papers_before = _stored_versions(live, papers, prune)
 
     hashes = {p.id: p.content_hash() for p in papers}
     todo = [p for p in papers
@@ -70,13 +79,16 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
 
     dirty = target.exists and target.write_in_progress
     if not todo and not to_remove and not rebuild and not dirty:
-        report.papers = len(existing)
+        report.papers = papers_before if papers_before is not None else target.paper_count()
         report.chunks = target.count_chunks()
         report.seconds = time.perf_counter() - t0
         if progress:
             progress(len(papers), len(papers))
         return report
 
+    # The keyword index in step with Chroma before this write (a rebuild starts empty).
+    base = KeywordIndex(lib._keyword_dir()) if rebuild else lib.keyword
+    added = base.builder()
     embedder = lib.embedder if todo else None
     name_dim = (embedder.name, embedder.dimension) if embedder else _identity(lib)
     target.begin_write(name_dim[0], name_dim[1], uuid.uuid4().hex)
@@ -93,14 +105,14 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
             chunks = chunker.chunk_many(batch)
             vectors = embedder.embed_documents([c.text for c in chunks])
             target.upsert(batch, chunks, vectors, hashes)
-            for p in batch:
-                if p.id in existing:
-                    target.delete_stale(p.id, hashes[p.id])
+            target.delete_versions({p.id: existing[p.id] for p in batch if p.id in existing},
+                                   keep=hashes)
+            added.add((chunk_id(c, hashes[c.paper_id]), c.paper_id, c.text) for c in chunks)
             done += len(batch)
             if progress:
                 progress(done, len(todo))
     if to_remove:
-        target.delete_papers(to_remove)
+        target.delete_versions({pid: existing[pid] for pid in to_remove})
 
     if rebuild:
         target._set_metadata(rebuild_complete=True)
@@ -108,17 +120,32 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
         target.rename(name)
         target._set_metadata(rebuild_complete=None)
 
-    from rag.keyword import KeywordIndex
-
-    keyword = KeywordIndex(lib._keyword_dir())
-    keyword.rebuild(target.iter_chunks())
-    target.end_write()  # after the keyword index: a kill before this forces a re-sync
+    keyword = base.updated(added, remove_papers={p.id for p in todo} | set(to_remove))
+    if dirty or len(keyword) != target.count_chunks():
+        # Recovering from a killed ingest, or another process wrote meanwhile.
+        keyword = keyword.synced(target)
+    if papers_before is not None and not dirty:
+        report.papers = papers_before + report.added - report.removed
+    else:
+        report.papers = target.count_papers()
+    target.end_write(report.papers)  # after the keyword index: a kill before forces a re-sync
     lib._replace_parts(target if rebuild else None, keyword)
 
-    report.papers = len(target.paper_states())
     report.chunks = target.count_chunks()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _stored_versions(store: ChromaStore, papers: Sequence[Paper], prune: bool
+                     ) -> tuple[dict[str, PaperState], int | None]:
+    """(stored state per paper, papers in the collection or None if unknown)."""
+    if not store.exists:
+        return {}, 0
+    chunks = store.count_chunks()
+    if prune or len(papers) * LOOKUP_VS_SCAN >= chunks:
+        states = store.paper_states()
+        return states, len(states)
+    return store.paper_states([p.id for p in papers]), store.recorded_paper_count()
 
 
 def _identity(lib: Library) -> tuple[str, int]:

@@ -97,10 +97,11 @@ class Library:
         from rag.keyword import KeywordIndex
 
         index = KeywordIndex(self._keyword_dir())
-        loaded = index.load()
         store = self.store
-        if not loaded or store.write_in_progress or len(index) != store.count_chunks():
+        if not index.load():
             index.rebuild(store.iter_chunks())
+        elif store.write_in_progress or len(index) != store.count_chunks():
+            index = index.synced(store)  # reads only the chunks that differ
         return index
 
     def check_embedder(self) -> None:
@@ -110,8 +111,8 @@ class Library:
 
     # -- reads ----------------------------------------------------------------
     def count(self) -> int:
-        """Papers in the collection."""
-        return len(self.store.paper_states()) if self.store.exists else 0
+        """Papers in the collection (no scan while the last ingest's record is valid)."""
+        return self.store.paper_count() if self.store.exists else 0
 
     def is_empty(self) -> bool:
         return not self.store.exists or self.store.count_chunks() == 0

@@ -68,7 +68,10 @@ def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
 
     ranked = sorted(fused, key=lambda pid: (-fused[pid], pid))[:k]
     t0 = time.perf_counter()
-    papers = library.store.get_papers(ranked)
+    # By chunk id: a metadata filter here would scan the collection on every query.
+    hints = {pid: cid for pid in ranked
+             if (cid := best_dense_chunk.get(pid) or best_bm25_chunk.get(pid))}
+    papers = library.store.get_papers(ranked, chunk_hints=hints)
     hits: list[SearchHit] = []
     for pid in ranked:
         paper = papers.get(pid)
