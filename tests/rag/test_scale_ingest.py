@@ -203,3 +203,15 @@ def test_mixed_versions_left_by_a_crash_are_cleaned_up(settings: Settings) -> No
     assert sorted(fresh.store.chunk_ids()) == sorted(
         f"{p.id}#{p.content_hash()}#0" for p in [papers[0], new, *papers[2:]])
     _keyword_matches_chroma(fresh)
+
+
+def test_reingesting_everything_lists_ids_instead_of_reading_metadata(
+        settings: Settings) -> None:
+    lib = Library(settings)
+    papers = make_papers(30)
+    lib.ingest(papers)
+    assert lib.store.committed_paper_states() == lib.store.paper_states()
+    spy = _spy(lib)
+    report = lib.ingest(papers, prune=True)
+    assert (report.unchanged, report.papers) == (30, 30)
+    assert spy.gets and all(g.get("include") == [] for g in spy.gets), spy.gets
