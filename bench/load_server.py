@@ -1,0 +1,250 @@
+"""Load benchmark of the HTTP server: POST /v1/ask (extractive engine) under concurrency.
+
+Run:  python bench/load_server.py [--seconds 60] [--concurrency 1 8 32] [--json out.json]
+
+Sets up what a user would: a temporary PAPERCHAT_HOME, `paperchat ingest` of the bundled
+collection with the real MiniLM model, then `paperchat serve` on a free loopback port. For
+each concurrency level, that many clients send questions from the bundled QA suite
+back-to-back for --seconds (and at most --max-requests). Reports throughput, latency
+p50/p95/p99, errors and the server's resident memory before and after.
+Issue-4 target on 2 cores: >= 30 req/s at concurrency 8 with p95 <= 400 ms.
+`--url http://127.0.0.1:PORT` measures a server that is already running instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+QA_SUITE = ROOT / "evals" / "suites" / "bundled_qa.jsonl"
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1) of `values`; nan when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def questions() -> list[str]:
+    """The bundled QA suite's questions (answerable ones and ones the collection lacks)."""
+    rows = [json.loads(line) for line in QA_SUITE.read_text().splitlines() if line.strip()]
+    return [r["question"] for r in rows]
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MiB (Linux /proc), None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int | None = None
+    setup_s: dict[str, float] = field(default_factory=dict)
+
+
+def _env(home: Path, embed: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERCHAT_", "OPENAI_"))}
+    env.update(PAPERCHAT_HOME=str(home), PAPERCHAT_EMBED_PROVIDER=embed,
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return env
+
+
+@contextmanager
+def served(embed: str = "minilm", url: str | None = None,
+           home: Path | None = None) -> Iterator[Server]:
+    """A `paperchat serve` over the bundled collection in a temp home (or `url` as is)."""
+    if url:
+        yield Server(url.rstrip("/"))
+        return
+    own_home = home is None
+    home = home or Path(tempfile.mkdtemp(prefix="paperchat-bench-"))
+    env = _env(home, embed)
+    paperchat = [sys.executable, "-m", "paperchat"]
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    subprocess.run([*paperchat, "ingest", "--json"], env=env, cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    timings["ingest_s"] = time.perf_counter() - t0
+    port = _free_port()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([*paperchat, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--log-level", "warning"], env=env, cwd=ROOT)
+    server = Server(f"http://127.0.0.1:{port}", proc.pid, timings)
+    try:
+        _wait_ready(server.url, proc)
+        timings["startup_s"] = time.perf_counter() - t0
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit("server not ready in time")
+
+
+@dataclass
+class Level:
+    concurrency: int
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    rss_before_mb: float | None = None
+    rss_after_mb: float | None = None
+
+    def summary(self) -> dict[str, object]:
+        ok = len(self.latencies_ms)
+        return {"concurrency": self.concurrency, "requests": ok + self.errors,
+                "errors": self.errors, "seconds": round(self.seconds, 2),
+                "throughput_rps": round(ok / self.seconds, 1) if self.seconds else 0.0,
+                "p50_ms": round(pct(self.latencies_ms, 0.50), 1),
+                "p95_ms": round(pct(self.latencies_ms, 0.95), 1),
+                "p99_ms": round(pct(self.latencies_ms, 0.99), 1),
+                "rss_before_mb": _round(self.rss_before_mb),
+                "rss_after_mb": _round(self.rss_after_mb),
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+async def run_level(url: str, concurrency: int, seconds: float, max_requests: int,
+                    qs: list[str], headers: dict[str, str]) -> Level:
+    """`concurrency` clients posting questions back-to-back until time or count runs out."""
+    level = Level(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    sent = 0
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60,
+                                 headers=headers) as client:
+        start = time.perf_counter()
+        deadline = start + seconds
+
+        async def worker(offset: int) -> None:
+            nonlocal sent
+            i = offset
+            while time.perf_counter() < deadline and sent < max_requests:
+                sent += 1
+                body = {"question": qs[i % len(qs)], "engine": "extractive"}
+                i += concurrency
+                t0 = time.perf_counter()
+                try:
+                    r = await client.post("/v1/ask", json=body)
+                    status = r.status_code
+                except httpx.HTTPError:
+                    status = 0
+                elapsed = (time.perf_counter() - t0) * 1000
+                level.statuses[status] = level.statuses.get(status, 0) + 1
+                if status == 200:
+                    level.latencies_ms.append(elapsed)
+                else:
+                    level.errors += 1
+
+        await asyncio.gather(*(worker(n) for n in range(concurrency)))
+        level.seconds = time.perf_counter() - start
+    return level
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="Duration of each level.")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--max-requests", type=int, default=100_000,
+                    help="Upper bound on requests per level.")
+    ap.add_argument("--warmup", type=int, default=20, help="Requests before measuring.")
+    ap.add_argument("--embed", default="minilm", choices=["minilm", "fake"],
+                    help="Embedder of the server under test (fake: only to try the script).")
+    ap.add_argument("--url", help="Measure this running server instead of starting one.")
+    ap.add_argument("--api-key", default=os.environ.get("PAPERCHAT_BENCH_API_KEY"),
+                    help="Bearer key for --url servers that need one.")
+    ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
+    args = ap.parse_args()
+    if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        raise SystemExit("--url must be a loopback address")
+    if min(args.concurrency) < 1 or args.seconds <= 0 or args.seconds > 600:
+        raise SystemExit("concurrency >= 1 and 0 < seconds <= 600")
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    qs = questions()
+    with served(args.embed, args.url) as server:
+        asyncio.run(run_level(server.url, 1, 600, args.warmup, qs, headers))
+        levels = []
+        for c in args.concurrency:
+            before = rss_mb(server.pid) if server.pid else None
+            level = asyncio.run(run_level(server.url, c, args.seconds, args.max_requests, qs,
+                                          headers))
+            level.rss_before_mb, level.rss_after_mb = before, (
+                rss_mb(server.pid) if server.pid else None)
+            levels.append(level.summary())
+            print(_row(levels[-1]), flush=True)
+    result = {"endpoint": "POST /v1/ask (engine=extractive)", "embed": args.embed,
+              "cores": os.cpu_count(), "setup": server.setup_s, "levels": levels}
+    print(_table(levels))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _row(s: dict[str, object]) -> str:
+    return (f"c={s['concurrency']}: {s['throughput_rps']} req/s, p50 {s['p50_ms']} ms, "
+            f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, {s['errors']} errors "
+            f"of {s['requests']} (statuses {s['statuses']}), RSS {s['rss_before_mb']} -> "
+            f"{s['rss_after_mb']} MiB")
+
+
+def _table(levels: list[dict[str, object]]) -> str:
+    lines = ["| concurrency | requests | req/s | p50 ms | p95 ms | p99 ms | errors | "
+             "RSS before → after (MiB) |", "|---|---|---|---|---|---|---|---|"]
+    for s in levels:
+        lines.append(f"| {s['concurrency']} | {s['requests']} | {s['throughput_rps']} | "
+                     f"{s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | {s['errors']} | "
+                     f"{s['rss_before_mb']} → {s['rss_after_mb']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
