@@ -141,3 +141,13 @@ def test_app_factory_has_no_shared_state(make_client: MakeClient) -> None:
     limit = a.openapi()["components"]["schemas"]["AskRequest"]["properties"]["question"]
     other = b.openapi()["components"]["schemas"]["AskRequest"]["properties"]["question"]
     assert (limit["maxLength"], other["maxLength"]) == (2000, 10)
+
+
+def test_every_operation_is_documented(make_client: MakeClient) -> None:
+    doc = make_client().get("/openapi.json").json()
+    operations = [(path, method, op) for path, ops in doc["paths"].items()
+                  for method, op in ops.items()]
+    assert len(operations) == 15
+    for path, method, op in operations:
+        assert op.get("description") or op.get("summary"), f"{method} {path}"
+        assert len(op.get("description", "")) > 20, f"{method} {path} has no docstring"

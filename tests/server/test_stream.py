@@ -6,6 +6,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from rag.settings import Settings
 from tests.server.conftest import QUESTION, MakeClient, assert_error, parse_sse
@@ -70,3 +71,44 @@ def test_client_disconnect_cancels_the_generation(settings: Settings, library: o
             assert fake.wait_for(lambda: fake.disconnects == 1, timeout=5)
             assert time.monotonic() - started < 5
         assert fake.completed_streams == 0
+
+
+def test_openai_stream_closed_by_the_client_cancels_the_generation(
+        settings: Settings, library: object) -> None:
+    import openai
+
+    words = " ".join(f"word{i}" for i in range(200))
+    with fake_openai_server(default_reply=f"{words} [1].") as fake:
+        fake.chunk_delay = 0.05
+        llm = settings.with_overrides(llm__base_url=fake.base_url, llm__max_retries=0)
+        with live_server(llm) as server:
+            sdk = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+            stream = sdk.chat.completions.create(
+                model="paperchat", stream=True,
+                messages=[{"role": "user", "content": QUESTION}])
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    break
+            stream.close()
+            assert fake.wait_for(lambda: fake.disconnects == 1, timeout=5)
+        assert fake.completed_streams == 0
+
+
+def test_openai_stream_error_reaches_the_sdk_without_secrets(settings: Settings,
+                                                             library: object) -> None:
+    import openai
+
+    with fake_openai_server() as fake:
+        fake.fail(500, times=10)
+        llm = settings.with_overrides(llm__base_url=fake.base_url, llm__api_key=LLM_KEY,
+                                      llm__max_retries=0, llm__fallback_extractive=False)
+        with live_server(llm) as server:
+            sdk = openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+            stream = sdk.chat.completions.create(
+                model="paperchat", stream=True,
+                messages=[{"role": "user", "content": QUESTION}])
+            with pytest.raises(openai.APIError) as info:
+                list(stream)
+        url = fake.base_url
+    assert "language model endpoint is unavailable" in info.value.message
+    assert LLM_KEY not in info.value.message and url not in info.value.message
