@@ -26,6 +26,7 @@ manifest commits a version atomically. Files no longer named are removed afterwa
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -50,7 +51,11 @@ MANIFEST = "manifest.json"
 MERGE_FACTOR = 4  # merge the newest segment into the previous one once it is >= 1/4 its size
 BUILD_BATCH = 4096  # chunks tokenised at a time by a full rebuild (bounds its memory)
 SYNC_REBUILD_SHARE = 0.5  # a re-sync that would touch more than this share rebuilds instead
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
+# For ASCII text the pattern means "runs of [A-Za-z0-9_] of length >= 2": translate+split
+# finds the same words ~2.5x faster than the regex (tests compare them).
+_ASCII_NON_WORD = str.maketrans({chr(i): " " for i in range(128)
+                                 if not (chr(i).isalnum() or chr(i) == "_")})
 _MAX_TF = np.iinfo(np.uint16).max
 
 
@@ -62,6 +67,12 @@ class KeywordHit:
 
 
 # -- tokenizer -----------------------------------------------------------------------------
+def _words(lowered: str) -> list[str]:
+    if lowered.isascii():
+        return [w for w in lowered.translate(_ASCII_NON_WORD).split() if len(w) > 1]
+    return _TOKEN.findall(lowered)
+
+
 class _Tokenizer:
     """bm25s.tokenize's pipeline: lowercase, regex, bm25s's English stopwords, stemmer."""
 
@@ -69,16 +80,19 @@ class _Tokenizer:
         import Stemmer
         from bm25s.tokenization import _infer_stopwords  # the list bm25s uses for "en"
 
-        self._stop = frozenset(_infer_stopwords("en"))
+        self.stop = frozenset(_infer_stopwords("en"))
         self._stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()  # a PyStemmer object is not thread-safe
 
-    def terms(self, texts: Sequence[str]) -> list[list[str]]:
-        stop = self._stop
-        raw = [[t for t in _TOKEN.findall(text.lower()) if t not in stop] for text in texts]
-        unique = list({t for doc in raw for t in doc})
+    def stem(self, words: list[str]) -> list[str]:
         with self._lock:
-            stems = dict(zip(unique, self._stemmer.stemWords(unique), strict=True))
+            return list(self._stemmer.stemWords(words))
+
+    def terms(self, texts: Sequence[str]) -> list[list[str]]:
+        stop = self.stop
+        raw = [[t for t in _words(text.lower()) if t not in stop] for text in texts]
+        unique = list({t for doc in raw for t in doc})
+        stems = dict(zip(unique, self.stem(unique), strict=True))
         return [[stems[t] for t in doc] for doc in raw]
 
 
@@ -86,13 +100,22 @@ _tokenizer: _Tokenizer | None = None
 _tokenizer_lock = threading.Lock()
 
 
-def _terms(texts: Sequence[str]) -> list[list[str]]:
+def _get_tokenizer() -> _Tokenizer:
     global _tokenizer
     if _tokenizer is None:
         with _tokenizer_lock:
             if _tokenizer is None:
                 _tokenizer = _Tokenizer()
-    return _tokenizer.terms(texts)
+    return _tokenizer
+
+
+def _terms(texts: Sequence[str]) -> list[list[str]]:
+    return _get_tokenizer().terms(texts)
+
+
+def _encode(texts: Sequence[str], vocab: _Vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(term ids of all texts flattened, terms per text): what `_terms` gives, as ids."""
+    return vocab.encode(texts)
 
 
 def query_terms(text: str) -> list[str]:
@@ -104,28 +127,46 @@ def query_terms(text: str) -> list[str]:
 class _Vocab:
     """Term -> id, append-only (ids never change within one index lineage)."""
 
+    MAX_RAW = 2_000_000  # cached raw words; the cache restarts beyond (~100 MB)
+
     def __init__(self, terms: Iterable[str] = ()) -> None:
         self.terms: list[str] = list(terms)
         self.ids: dict[str, int] = {t: i for i, t in enumerate(self.terms)}
         self.saved = len(self.terms)  # terms[:saved] are in the files listed by the manifest
         self.files: list[str] = []
+        self._raw: dict[str, int] = {}  # lowercased word -> term id, -1 for a stopword
         self._lock = threading.Lock()
 
-    def encode(self, docs: list[list[str]]) -> np.ndarray:
-        """Term ids of all docs, flattened, adding unseen terms."""
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Term ids of all texts (flattened) and the number per text, adding unseen terms.
+
+        Same terms as `_terms`, but each distinct word is stemmed and looked up once and
+        the per-word work runs in C (map over a dict), ~3x faster than per-word Python."""
+        words = [_words(text.lower()) for text in texts]
+        per_text = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        flat = list(itertools.chain.from_iterable(words))
+        del words
+        tokenizer = _get_tokenizer()
         with self._lock:
-            ids, terms = self.ids, self.terms
-            out = np.empty(sum(map(len, docs)), dtype=np.int32)
-            i = 0
-            for doc in docs:
-                for t in doc:
-                    tid = ids.get(t)
-                    if tid is None:
-                        tid = ids[t] = len(terms)
-                        terms.append(t)
-                    out[i] = tid
-                    i += 1
-            return out
+            raw, ids, terms = self._raw, self.ids, self.terms
+            new = list(set(flat).difference(raw))
+            if len(raw) + len(new) > self.MAX_RAW:
+                raw.clear()
+                new = list(set(flat))
+            words_to_stem = [w for w in new if w not in tokenizer.stop]
+            for w, stem in zip(words_to_stem, tokenizer.stem(words_to_stem), strict=True):
+                tid = ids.get(stem)
+                if tid is None:
+                    tid = ids[stem] = len(terms)
+                    terms.append(stem)
+                raw[w] = tid
+            for w in new:
+                raw.setdefault(w, -1)
+            out = np.fromiter(map(raw.__getitem__, flat), dtype=np.int32, count=len(flat))
+        text_of = np.repeat(np.arange(len(per_text)), per_text)
+        keep = out >= 0
+        counts = np.bincount(text_of[keep], minlength=len(per_text)).astype(np.int32)
+        return out[keep], counts
 
 
 @dataclass(eq=False)
@@ -200,11 +241,8 @@ class _Builder:
             texts.append(text)
         if not ids:
             return
-        docs = _terms(texts)
+        flat, lengths = _encode(texts, self.vocab)
         del texts
-        lengths = np.fromiter(map(len, docs), dtype=np.int32, count=len(docs))
-        flat = self.vocab.encode(docs)
-        del docs
         base = len(self.chunk_ids)
         rows = np.repeat(np.arange(base, base + len(ids), dtype=np.int64), lengths)
         # One key per (term, row) pair; unique() sorts by term, then row, and counts tf.

@@ -58,8 +58,11 @@ PHASES: dict[str, tuple[str, str, str]] = {
     "upsert_s": ("rag.store", "ChromaStore", "upsert"),
     "states_s": ("rag.store", "ChromaStore", "paper_states"),
     "delete_s": ("rag.store", "ChromaStore", "delete_stale"),
+    "delete_versions_s": ("rag.store", "ChromaStore", "delete_versions"),
     "keyword_rebuild_s": ("rag.keyword", "KeywordIndex", "rebuild"),
+    "keyword_tokenise_s": ("rag.keyword", "_Builder", "add"),
     "keyword_update_s": ("rag.keyword", "KeywordIndex", "updated"),
+    "keyword_sync_s": ("rag.keyword", "KeywordIndex", "synced"),
 }
 
 

@@ -46,15 +46,15 @@ class _Spy:
 
 @pytest.fixture
 def tokenised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every text the BM25 tokenizer sees."""
+    """Every chunk text the keyword index tokenises."""
     seen: list[str] = []
-    real = kw._terms
+    real = kw._encode
 
-    def counting(texts):  # type: ignore[no-untyped-def]
+    def counting(texts, vocab):  # type: ignore[no-untyped-def]
         seen.extend(texts)
-        return real(texts)
+        return real(texts, vocab)
 
-    monkeypatch.setattr(kw, "_terms", counting)
+    monkeypatch.setattr(kw, "_encode", counting)
     return seen
 
 
@@ -162,7 +162,7 @@ def test_reopen_after_an_interrupted_write_reads_only_the_difference(
     monkeypatch.setattr(ChromaStore, "iter_chunks", lambda self: pytest.fail("full read"))
     fresh = Library(settings)
     assert fresh.search("axolotl", k=1, mode="bm25").results[0].paper_id == "x1"
-    assert len(tokenised) == len(chunks) + 1  # the new chunk (+ the query)
+    assert len(tokenised) == len(chunks)  # only the chunk Chroma has and the index lacked
     report = fresh.ingest([*make_papers(30), extra])
     assert report.unchanged == 31 and report.papers == 31
     assert not fresh.store.write_in_progress and fresh.count() == 31

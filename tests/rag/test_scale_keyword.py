@@ -9,6 +9,8 @@ import bm25s
 import numpy as np
 import pytest
 import Stemmer
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rag import keyword as kw
 from rag.chunking import Chunker
@@ -65,6 +67,21 @@ def test_tokens_and_scores_equal_a_fresh_bm25s_index(triples: list[Triple]) -> N
         expected = np.sort(full[full > 0])[::-1][:30]
         assert np.array_equal(np.array([h.score for h in hits], dtype=np.float32), expected)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@given(st.text(alphabet=st.sampled_from("ab_9 .,-'()\n\té°αΩ"), max_size=60))
+def test_fast_word_split_matches_the_bm25s_pattern(text: str) -> None:
+    lowered = text.lower()
+    assert kw._words(lowered) == kw._TOKEN.findall(lowered)
+
+
+def test_index_terms_equal_query_terms(triples: list[Triple]) -> None:
+    texts = [t for _, _, t in triples[:40]] + ["Déjà vu: na\u00efve α-helix co_op A1 x"]
+    vocab = kw._Vocab()
+    ids, counts = kw._encode(texts, vocab)
+    expected = kw._terms(texts)
+    assert counts.tolist() == [len(t) for t in expected]
+    assert [vocab.terms[i] for i in ids] == [t for doc in expected for t in doc]
 
 
 def test_random_updates_equal_a_rebuild_of_what_is_left(triples: list[Triple]) -> None:
@@ -132,15 +149,15 @@ def test_many_small_updates_keep_few_segments_and_cost_what_they_add(
     papers = make_papers(400)
     triples = [(f"{p.id}#h#0", p.id, f"{p.title}\n\n{p.abstract}") for p in papers]
     seen: list[int] = []
-    real_terms = kw._terms
+    real_encode = kw._encode
 
-    def counting(texts):  # type: ignore[no-untyped-def]
+    def counting(texts, vocab):  # type: ignore[no-untyped-def]
         seen.append(len(texts))
-        return real_terms(texts)
+        return real_encode(texts, vocab)
 
     index = KeywordIndex(None)
     index.rebuild(triples[:300])
-    monkeypatch.setattr(kw, "_terms", counting)
+    monkeypatch.setattr(kw, "_encode", counting)
     for i in range(300, 400):
         index = index.updated([triples[i]])
     assert sum(seen) == 100  # each update tokenised its own chunk, nothing else
