@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
 
 
 class TimedEmbedder:
