@@ -49,6 +49,9 @@ class Ready(BaseModel):
     collection: str
     papers: int = Field(description="Papers in the loaded index.")
     embedder: str = Field(description="Embedding model of the collection.")
+    engine: Literal["llm", "extractive"] | None = Field(
+        description="Answer engine used when a request does not choose one; null when the "
+        "configured engine cannot run (answer.engine=llm without an endpoint).")
     llm: LLMStatus
     problem: str | None = Field(None, description="Why the index is not ready.")
 
@@ -138,6 +141,11 @@ class PaperDetail(BaseModel):
 class SessionCreate(_In):
     title: str | None = Field(None, max_length=200, description="Shown in session lists; "
                               "the first question titles an untitled session.")
+
+
+class SessionRename(_In):
+    title: str = Field(max_length=200, description="The new title; blank clears it (the next "
+                       "question then titles the session).")
 
 
 class SessionOut(_Out):

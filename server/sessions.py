@@ -1,4 +1,4 @@
-"""Chat sessions: create, list, read the history, delete."""
+"""Chat sessions: create, list, read the history, rename, delete."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from server.deps import SessionsDep
-from server.schemas import SessionCreate, SessionDetail, SessionList, SessionOut, error_responses
+from server.schemas import (
+    SessionCreate,
+    SessionDetail,
+    SessionList,
+    SessionOut,
+    SessionRename,
+    error_responses,
+)
 
 router = APIRouter(tags=["sessions"], responses=error_responses(503))
 
@@ -30,6 +37,15 @@ def list_sessions(sessions: SessionsDep) -> dict[str, Any]:
 def get_session(session_id: str, sessions: SessionsDep) -> dict[str, Any]:
     """A session and its messages, oldest first, each assistant turn with its citations."""
     return sessions.get(session_id).to_json()
+
+
+@router.patch("/sessions/{session_id}", response_model=SessionOut,
+              responses=error_responses(404))
+def rename_session(session_id: str, body: SessionRename, sessions: SessionsDep
+                   ) -> dict[str, Any]:
+    """Rename a session; returns it without its messages. 404 if there is no such session."""
+    sessions.rename(session_id, body.title)
+    return sessions.get(session_id).info.to_json()
 
 
 @router.delete("/sessions/{session_id}", status_code=204, response_class=Response,
