@@ -6,9 +6,11 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from rag.answer.service import Assistant
+from rag.errors import ConfigError
 from rag.llm_client import make_async_openai_client
 from rag.settings import Settings
-from server.deps import LibraryDep, SettingsDep
+from server.deps import AssistantDep, LibraryDep, SettingsDep
 from server.lifespan import index_status
 from server.schemas import Health, LLMStatus, Ready
 
@@ -24,17 +26,26 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Ready,
             responses={503: {"model": Ready, "description": "The index is not usable."}})
-async def readyz(library: LibraryDep, settings: SettingsDep) -> JSONResponse:
-    """Readiness: the index is loaded (paper count, embedder) and whether the LLM answers.
+async def readyz(library: LibraryDep, assistant: AssistantDep,
+                 settings: SettingsDep) -> JSONResponse:
+    """Readiness: the index is loaded (paper count, embedder), the default answer engine,
+    and whether the LLM answers.
 
     503 when the collection or the embedding model cannot be opened. An unreachable LLM
     does not make the server unready: answers then fall back to the extractive engine.
     """
     papers, problem = await run_in_threadpool(index_status, library)
     ready = Ready(ready=problem is None, collection=settings.collection, papers=papers,
-                  embedder=library.embedder_name, llm=await _llm_status(settings),
-                  problem=problem)
+                  embedder=library.embedder_name, engine=_engine(assistant),
+                  llm=await _llm_status(settings), problem=problem)
     return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+
+
+def _engine(assistant: Assistant) -> str | None:
+    try:
+        return assistant.resolve_engine()
+    except ConfigError:  # answer.engine=llm without an endpoint: no question can be answered
+        return None
 
 
 async def _llm_status(settings: Settings) -> LLMStatus:

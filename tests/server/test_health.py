@@ -19,6 +19,7 @@ def test_readyz_reports_index_and_embedder(make_client: MakeClient) -> None:
     assert body["ready"] is True
     assert body["papers"] == 12
     assert body["embedder"] == "fake-hashing-384"
+    assert body["engine"] == "extractive"
     assert body["llm"] == {"configured": False, "reachable": None, "model": None}
 
 
@@ -28,8 +29,19 @@ def test_readyz_probes_the_llm_endpoint(make_client: MakeClient) -> None:
     # Port 1 on loopback: nothing listens, the connection is refused at once.
     down = make_client(llm__base_url="http://127.0.0.1:1/v1").get("/readyz")
     assert up["llm"]["configured"] and up["llm"]["reachable"] is True
+    assert up["engine"] == "llm"
     # An unreachable LLM does not make the server unready: answers degrade to extractive.
     assert down.status_code == 200 and down.json()["llm"]["reachable"] is False
+    assert down.json()["engine"] == "llm"  # the default engine; answers would degrade
+
+
+def test_readyz_reports_the_engine_actually_used(make_client: MakeClient) -> None:
+    """answer.engine decides, not just whether an endpoint is configured."""
+    with fake_openai_server() as fake:
+        forced = make_client(llm__base_url=fake.base_url, answer__engine="extractive")
+        assert forced.get("/readyz").json()["engine"] == "extractive"
+    unusable = make_client(answer__engine="llm").get("/readyz")  # llm without an endpoint
+    assert unusable.status_code == 200 and unusable.json()["engine"] is None
 
 
 def test_readyz_is_503_when_the_index_cannot_be_used(settings: Settings) -> None:
