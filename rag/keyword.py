@@ -294,9 +294,6 @@ class _Part:
     def live(self) -> int:
         return len(self.seg) if self.dead is None else len(self.seg) - int(self.dead.sum())
 
-    def live_rows(self) -> np.ndarray:
-        return np.arange(len(self.seg)) if self.dead is None else np.flatnonzero(~self.dead)
-
 
 def _merge(parts: Sequence[_Part]) -> _Part | None:
     """One segment holding the live rows of `parts`, in order."""
