@@ -45,7 +45,9 @@ def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> dic
 
     Returns the same JSON as `paperchat ask --json`. With `session_id` the question continues
     that chat session (and is saved to it). When the LLM endpoint fails the answer is
-    extractive with `degraded: true` (if `llm.fallback_extractive`), else 503.
+    extractive with `degraded: true` (if `llm.fallback_extractive`), else 503; also 503
+    (`llm_unavailable`) when it breaks off after the answer had begun, and 503
+    (`store_unavailable`) while the Chroma server cannot be reached.
     """
     check_question(body.question, settings)
     check_engine(assistant, body.engine)

@@ -1,0 +1,140 @@
+"""Processes a fault test kills: `chroma run` and `paperchat serve`, on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from tests.utils.chroma_server import chroma_binary, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float,
+               ok: tuple[int, ...] = (200,)) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status in ok:
+                    return
+        except urllib.error.HTTPError as e:
+            if e.code in ok:
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.1)
+
+
+class ChromaProcess:
+    """`chroma run` on one port and data path that can be killed and started again."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path = path
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ChromaProcess:
+        self.proc = subprocess.Popen(
+            [chroma_binary(), "run", "--path", str(self.path), "--host", "127.0.0.1",
+             "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_http(f"{self.url}/api/v2/heartbeat", self.proc, timeout)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, connections drop mid-request."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the port stays open but nothing answers."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def serve_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `paperchat serve` child: the fake embedder, `home`, no
+    inherited paperchat/OpenAI settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERCHAT_", "OPENAI_"))}
+    env.update(PAPERCHAT_HOME=str(home), PAPERCHAT_EMBED_PROVIDER="fake", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+class ServeProcess:
+    """`python -m paperchat serve` on a free loopback port; output goes to `log`."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, log_level: str = "info") -> None:
+        self.env = env
+        self.log = log
+        self.log_level = log_level
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._out: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0, *, ready: bool = True) -> ServeProcess:
+        self._out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "paperchat", "serve", "--host", "127.0.0.1", "--port",
+             str(self.port), "--log-level", self.log_level],
+            env=self.env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT)
+        _wait_http(f"{self.url}/readyz", self.proc, timeout, ok=(200,) if ready else (200, 503))
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._close()
+
+    def _close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
