@@ -115,7 +115,15 @@ class Library:
         return self.store.paper_count() if self.store.exists else 0
 
     def is_empty(self) -> bool:
-        return not self.store.exists or self.store.count_chunks() == 0
+        """No chunks in the collection (checked on every search and question)."""
+        if not self.store.exists:
+            return True
+        keyword = self._keyword
+        if keyword is not None and len(keyword):
+            # The open index is in step with Chroma; Chroma's count() would cost ~10 ms
+            # per call at 100k papers (it grows with the collection).
+            return False
+        return self.store.count_chunks() == 0
 
     def papers(self) -> list[Paper]:
         """All papers, sorted by title."""

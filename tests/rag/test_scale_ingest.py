@@ -215,3 +215,19 @@ def test_reingesting_everything_lists_ids_instead_of_reading_metadata(
     report = lib.ingest(papers, prune=True)
     assert (report.unchanged, report.papers) == (30, 30)
     assert spy.gets and all(g.get("include") == [] for g in spy.gets), spy.gets
+
+
+def test_searches_do_not_count_the_collection(settings: Settings,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = Library(settings)
+    assert lib.is_empty() and lib.search("anything").results == []
+    lib.ingest(make_papers(20))
+    lib.search("warm up")
+    calls = []
+    real = ChromaStore.count_chunks
+    monkeypatch.setattr(ChromaStore, "count_chunks",
+                        lambda self: calls.append(1) or real(self))  # type: ignore[func-returns-value]
+    for mode in ("default", "bm25", "dense"):
+        assert lib.search("protein language model", k=3, mode=mode).results
+    assert not lib.is_empty()
+    assert calls == []  # Chroma's count() grows with the collection: not once per query
