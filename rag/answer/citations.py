@@ -18,7 +18,15 @@ if TYPE_CHECKING:
     from rag.models import SearchHit
 
 _RANGE = re.compile(r"(\d+)\s*[-–—]\s*(\d+)")
-_PARTIAL = re.compile(r"\[\s*(?:\d+(?:\s*(?:[,;]|[-–—])\s*)?)*\s*$")
+# A possible marker still being streamed: "[", then only digits, spaces and separators.
+# A flat character class keeps the match linear (nested quantifiers backtracked
+# exponentially on "[" + many digits + a letter).
+_PARTIAL = re.compile(r"\[[\d\s,;\-–—]*$")
+# Emitted text ending inside a literal (non-marker) bracket: dropping a marker here would
+# splice the text around it into a new, never-validated marker ("[2[9]]" -> "[2]").
+_OPEN_LITERAL = re.compile(r"\[[\d\s,;\-–—]*$")
+_DROPPED = "[?]"
+_MAX_DIGITS = 6  # longer numbers are never a source number (and int() has a size limit)
 _MAX_PENDING = 48  # an unclosed "[" longer than this is plain text, not a marker
 # Uncited sentences that need no source: a lead-in ending in ":" or a statement that the
 # sources do not cover something.
@@ -28,16 +36,21 @@ _META = re.compile(
     r"\b(?:sources?|papers?|collection|abstracts?)\b", re.IGNORECASE)
 
 
+def _number(digits: str) -> int:
+    """int(digits), but anything longer than _MAX_DIGITS is just "too large"."""
+    return int(digits) if len(digits) <= _MAX_DIGITS else 10 ** _MAX_DIGITS
+
+
 def parse_marker(body: str, k: int) -> list[int]:
     """Numbers in a marker body ("1, 3-5"), kept only within 1..k, in order, no repeats."""
     nums: list[int] = []
     for part in re.split(r"\s*[,;]\s*", body.strip()):
         m = _RANGE.fullmatch(part)
         if m:
-            lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+            lo, hi = sorted((_number(m.group(1)), _number(m.group(2))))
             nums.extend(range(max(lo, 1), min(hi, k) + 1))
-        elif part.isdigit() and 1 <= int(part) <= k:
-            nums.append(int(part))
+        elif part.isdigit() and 1 <= _number(part) <= k:
+            nums.append(_number(part))
     return list(dict.fromkeys(nums))
 
 
@@ -48,6 +61,7 @@ class Renumberer:
     k: int
     order: list[int] = field(default_factory=list)  # source numbers by first use
     _buf: str = ""
+    _tail: str = ""  # the last characters emitted, to spot an open literal bracket
 
     def feed(self, delta: str) -> str:
         """Text that is final so far; a possible marker (or space before one) is held back."""
@@ -80,10 +94,15 @@ class Renumberer:
             m = MARKER.match(buf, i)
             if m:
                 new = self._rewrite(m.group(1))
-                out.append(pre + new if new else pre.rstrip(" \t"))
+                if new:
+                    out.append(pre + new)
+                else:
+                    kept = pre.rstrip(" \t")
+                    inside = _OPEN_LITERAL.search(self._tail + "".join(out) + kept)
+                    out.append(kept + _DROPPED if inside else kept)
                 buf = buf[m.end():]
                 continue
-            if not final and _PARTIAL.fullmatch(buf, i) and len(buf) - i < _MAX_PENDING:
+            if not final and len(buf) - i < _MAX_PENDING and _PARTIAL.fullmatch(buf, i):
                 stripped = pre.rstrip(" \t")
                 out.append(stripped)
                 buf = buf[len(stripped):]
@@ -91,7 +110,9 @@ class Renumberer:
             out.append(buf[:i + 1])
             buf = buf[i + 1:]
         self._buf = buf
-        return "".join(out)
+        text = "".join(out)
+        self._tail = (self._tail + text)[-_MAX_PENDING:]
+        return text
 
 
 def renumber(text: str, k: int) -> tuple[str, list[int]]:

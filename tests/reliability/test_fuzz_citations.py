@@ -144,29 +144,20 @@ def test_any_model_reply_keeps_the_answer_contract(settings: Settings, fake_llm:
     assert set(numbers(done["answer"])) <= set(range(1, len(cited) + 1))
 
 
-# -- found by the fuzzing above; for rag/answer/citations.py ------------------------------
+# -- found by the fuzzing above, fixed in rag/answer/citations.py ------------------------
 
-@pytest.mark.xfail(strict=True, reason="rag/answer/citations.py: _PARTIAL "
-                   r"(\[\s*(?:\d+(?:sep)?)*\s*$) backtracks exponentially on '[' + n digits + "
-                   "a letter in a streamed delta: 22 digits 0.25 s, 26 digits 4 s, doubling "
-                   "per digit; a model reply (prompt-injectable) costs minutes of CPU")
 def test_partial_marker_check_is_not_exponential() -> None:
     r = Renumberer(3)
     t0 = time.perf_counter()
-    r.feed("See [" + "1" * 24 + "x for details.")
-    assert time.perf_counter() - t0 < 0.1
+    r.feed("See [" + "1" * 40 + "x for details.")
+    # Exponential backtracking would take hours at 40 digits; linear takes microseconds.
+    assert time.perf_counter() - t0 < 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="rag/answer/citations.py: parse_marker calls int() on "
-                   "marker numbers, which raises ValueError past 4300 digits (Python's int "
-                   "limit): the answer fails with an internal error instead of dropping it")
 def test_a_huge_marker_number_is_dropped_not_an_error() -> None:
     assert renumber("See [" + "1" * 5000 + "].", 3) == ("See.", [])
 
 
-@pytest.mark.xfail(strict=True, reason="rag/answer/citations.py: dropping an out-of-range "
-                   "marker joins the text around it into a new marker that was never "
-                   "validated or renumbered: '[2[9]]' becomes '[2]' with no citation 2")
 @pytest.mark.parametrize("text", ["x [2[7]] y [1].", "[1[9]]", "See [[9]1].", "[1 [9], 2]"])
 def test_dropping_a_marker_never_forms_a_new_one(text: str) -> None:
     whole, order = renumber(text, 3)
