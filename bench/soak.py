@@ -5,7 +5,8 @@ Run:  python bench/soak.py [--minutes 10] [--concurrency 4] [--json out.json]
 Same setup as bench/load_server.py: a temporary PAPERCHAT_HOME, `paperchat ingest` of the
 bundled collection with the real MiniLM model, `paperchat serve` on a free loopback port.
 Then, for --minutes, --concurrency clients send back-to-back requests (POST /v1/ask,
-POST /v1/ask/stream, GET /v1/search, one ask in ten continuing a chat session), while an
+POST /v1/ask/stream, GET /v1/search; one ask in --session-every continues one of three chat
+sessions, which therefore grow all along, reported as "session"), while an
 ingest of 5 new papers plus 1 changed one goes to POST /v1/ingest every --ingest-every
 seconds. Reported per window (one minute by default): requests, errors, p50/p95/p99 per
 kind; and every 5 s the server's resident memory, threads and open file descriptors.
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load_server import pct, questions, rss_mb, served  # the script next to this one
 
 KINDS = ("ask", "stream", "search")
+REPORTED = (*KINDS, "session")  # "session": an ask that continues a chat session
 
 
 def proc_counts(pid: int) -> tuple[int | None, int | None]:
@@ -73,7 +75,7 @@ class Soak:
             row: dict[str, Any] = {"minute": round((s + 1) * self.window / 60, 2),
                                    "errors": len(self.errors.get(s, []))}
             every: list[float] = []
-            for kind in KINDS:
+            for kind in REPORTED:
                 values = self.latencies.get((s, kind), [])
                 every += values
                 row[kind] = {"n": len(values), "p50_ms": _r(pct(values, 0.5)),
@@ -118,20 +120,23 @@ async def _one(client: httpx.AsyncClient, kind: str, question: str,
 
 
 async def _client(n: int, client: httpx.AsyncClient, soak: Soak, qs: list[str],
-                  deadline: float, max_requests: int, sessions: list[str]) -> None:
+                  deadline: float, max_requests: int, sessions: list[str],
+                  session_every: int) -> None:
     i = n
     while time.monotonic() < deadline and soak.sent < max_requests:
         soak.sent += 1
         kind = KINDS[i % len(KINDS)]
         question = qs[(i * 7) % len(qs)]
-        session = sessions[i % len(sessions)] if kind == "ask" and i % 10 == 0 else None
+        session = (sessions[i % len(sessions)] if kind == "ask" and session_every
+                   and i % session_every == 0 else None)
         i += 1
         t0 = time.monotonic()
+        label = "session" if session else kind
         try:
             await _one(client, kind, question, session)
-            soak.record(t0, kind, (time.monotonic() - t0) * 1000, None)
+            soak.record(t0, label, (time.monotonic() - t0) * 1000, None)
         except (httpx.HTTPError, RuntimeError, ValueError) as e:
-            soak.record(t0, kind, None, f"{type(e).__name__}: {str(e)[:120]}")
+            soak.record(t0, label, None, f"{type(e).__name__}: {str(e)[:120]}")
 
 
 def _new_papers(round_no: int) -> list[dict[str, Any]]:
@@ -183,7 +188,7 @@ async def _sampler(soak: Soak, pid: int | None, deadline: float, every: float = 
 
 async def soak_run(url: str, pid: int | None, *, seconds: float, concurrency: int,
                    ingest_every: float, window: float, max_requests: int,
-                   headers: dict[str, str]) -> Soak:
+                   headers: dict[str, str], session_every: int = 10) -> Soak:
     qs = questions()
     limits = httpx.Limits(max_connections=concurrency + 2)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits,
@@ -204,7 +209,7 @@ async def soak_run(url: str, pid: int | None, *, seconds: float, concurrency: in
         await asyncio.gather(
             _sampler(soak, pid, deadline),
             _ingester(client, soak, ingest_every, deadline),
-            *(_client(n, client, soak, qs, deadline, max_requests, sessions)
+            *(_client(n, client, soak, qs, deadline, max_requests, sessions, session_every)
               for n in range(concurrency)))
     return soak
 
@@ -224,6 +229,7 @@ def summarise(soak: Soak, warmup: float, args: argparse.Namespace,
     errors = sum(w["errors"] for w in windows)
     return {
         "minutes": args.minutes, "concurrency": args.concurrency, "embed": args.embed,
+        "session_every": args.session_every,
         "cores": os.cpu_count(), "setup": setup, "requests": total, "errors": errors,
         "throughput_rps": _r(total / (args.minutes * 60)) if args.minutes else None,
         "ingests": soak.ingests, "windows": windows,
@@ -241,9 +247,10 @@ def summarise(soak: Soak, warmup: float, args: argparse.Namespace,
 
 def table(result: dict[str, Any]) -> str:
     lines = ["| minute | requests | errors | p95 all ms | ask p50/p95 ms | stream p50/p95 ms "
-             "| search p50/p95 ms | RSS MiB |", "|---|---|---|---|---|---|---|---|"]
+             "| search p50/p95 ms | session ask p50/p95 ms | RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for w in result["windows"]:
-        cells = [f"{w[k]['p50_ms']}/{w[k]['p95_ms']}" for k in KINDS]
+        cells = [f"{w[k]['p50_ms']}/{w[k]['p95_ms']}" for k in REPORTED]
         lines.append(f"| {w['minute']} | {w['requests']} | {w['errors']} | {w['p95_ms']} | "
                      + " | ".join(cells) + f" | {w['rss_mb']} |")
     return "\n".join(lines)
@@ -261,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Seconds before the RSS baseline is taken.")
     ap.add_argument("--max-requests", type=int, default=1_000_000,
                     help="Upper bound on requests.")
+    ap.add_argument("--session-every", type=int, default=10,
+                    help="One ask in this many continues one of 3 chat sessions (0: none).")
     ap.add_argument("--embed", default="minilm", choices=["minilm", "fake"],
                     help="Embedder of the server under test (fake: only to try the script).")
     ap.add_argument("--url", help="Soak this running server instead of starting one "
@@ -280,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         soak = asyncio.run(soak_run(server.url, pid, seconds=args.minutes * 60,
                                     concurrency=args.concurrency,
                                     ingest_every=args.ingest_every, window=args.window,
-                                    max_requests=args.max_requests, headers=headers))
+                                    max_requests=args.max_requests, headers=headers,
+                                    session_every=args.session_every))
     result = summarise(soak, args.warmup, args, server.setup_s)
     print(table(result))
     print(f"requests {result['requests']} ({result['throughput_rps']} req/s), errors "

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from tests.utils.chroma_server import chroma_binary, free_port
 
@@ -138,3 +140,32 @@ class ServeProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+# Reads a collection from a separate process (the store only: opening the keyword index
+# would re-sync and save it, doing a restarted server's recovery work for it).
+_INSPECT = textwrap.dedent("""
+    import json, sys
+    from rag.library import Library
+    from rag.settings import Settings
+
+    lib = Library(Settings(home=sys.argv[1], embed={"provider": "fake"}))
+    store = lib.store
+    states = store.paper_states()
+    out = {"write_in_progress": store.write_in_progress, "chunks": store.count_chunks(),
+           "papers": sorted(states), "incomplete": sorted(
+               p for p, s in states.items() if not s.complete or not s.hash),
+           "abstracts": {p.id: p.abstract for p in store.all_papers()}}
+    if sys.argv[2] == "keyword":
+        out["keyword"] = len(lib.keyword)
+    print(json.dumps(out))
+""")
+
+
+def inspect_collection(home: Path, keyword: bool = False) -> dict[str, Any]:
+    """What the embedded store under `home` holds: ingest marker, chunk count, paper ids,
+    papers whose chunks are incomplete, abstracts; with `keyword`, the BM25 chunk count."""
+    done = subprocess.run([sys.executable, "-c", _INSPECT, str(home),
+                           "keyword" if keyword else "store"], cwd=ROOT, check=True,
+                          capture_output=True, text=True, timeout=300, env=serve_env(home))
+    return json.loads(done.stdout)  # type: ignore[no-any-return]

@@ -6,10 +6,6 @@ previous papers are all there) and re-sending the same upload completes the job.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -20,35 +16,7 @@ import httpx
 from rag.library import Library
 from rag.settings import Settings
 from tests.conftest import make_papers
-from tests.reliability.procs import ROOT, ServeProcess, serve_env
-
-# Reads the collection from a separate process (the store only: opening the keyword index
-# would re-sync and save it, doing the restarted server's recovery work for it).
-INSPECT = textwrap.dedent("""
-    import json, sys
-    from rag.library import Library
-    from rag.settings import Settings
-
-    lib = Library(Settings(home=sys.argv[1], embed={"provider": "fake"}))
-    store = lib.store
-    states = store.paper_states()
-    out = {"write_in_progress": store.write_in_progress, "chunks": store.count_chunks(),
-           "papers": sorted(states), "incomplete": sorted(
-               p for p, s in states.items() if not s.complete or not s.hash),
-           "abstracts": {p.id: p.abstract for p in store.all_papers()}}
-    if sys.argv[2] == "keyword":
-        out["keyword"] = len(lib.keyword)
-        out["marker_after_open"] = store.write_in_progress
-    print(json.dumps(out))
-""")
-
-
-def _inspect(home: Path, keyword: bool = False) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", INSPECT, str(home),
-                           "keyword" if keyword else "store"], cwd=ROOT, check=True,
-                          capture_output=True, text=True, timeout=120,
-                          env=serve_env(home))
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+from tests.reliability.procs import ServeProcess, inspect_collection, serve_env
 
 
 def _all_paper_ids(url: str) -> list[str]:
@@ -93,7 +61,7 @@ def test_kill9_serve_during_http_ingest_then_rerun(tmp_path: Path) -> None:
         serve.kill9()  # SIGKILL as soon as some of the new papers are written
     sender.join(timeout=30)
     assert "error" in sent, f"the ingest finished before the kill: {sent}"
-    killed = _inspect(home)
+    killed = inspect_collection(home)
     assert killed["write_in_progress"], "the kill did not land during the write"
     present = set(killed["papers"])
     assert 40 < len(present) < 2040
@@ -122,7 +90,7 @@ def test_kill9_serve_during_http_ingest_then_rerun(tmp_path: Path) -> None:
     assert (report["papers"], report["added"], report["unchanged"]) == (
         2040, 2040 - len(present), len(present))
     assert final_ready["papers"] == 2040 and len(set(final_listed)) == 2040
-    final = _inspect(home, keyword=True)
+    final = inspect_collection(home, keyword=True)
     assert not final["write_in_progress"] and final["incomplete"] == []
     assert final["keyword"] == final["chunks"]  # BM25 and Chroma hold the same chunks
     assert final["abstracts"] == source
