@@ -40,6 +40,14 @@ class ChaosOpenAI(FakeOpenAI):
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
 
+    def start(self) -> ChaosOpenAI:
+        super().start()
+        assert self._server is not None
+        # Clients hang up on stalled requests by design; http.server would print a
+        # traceback for each reset connection.
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        return self
+
     def calm(self) -> None:
         """No more faults from now on."""
         self.weights = {"ok": 1}

@@ -89,7 +89,8 @@ def serve_env(home: Path, **extra: str) -> dict[str, str]:
     inherited paperchat/OpenAI settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERCHAT_", "OPENAI_"))}
     env.update(PAPERCHAT_HOME=str(home), PAPERCHAT_EMBED_PROVIDER="fake", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT), **extra)
+               TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(ROOT))
+    env.update(extra)
     return env
 
 
