@@ -78,10 +78,11 @@ class Soak:
             for kind in REPORTED:
                 values = self.latencies.get((s, kind), [])
                 every += values
-                row[kind] = {"n": len(values), "p50_ms": _r(pct(values, 0.5)),
-                             "p95_ms": _r(pct(values, 0.95)), "p99_ms": _r(pct(values, 0.99))}
+                row[kind] = {"n": len(values), **{
+                    f"p{q}_ms": _r(pct(values, q / 100)) if values else None
+                    for q in (50, 95, 99)}}
             row["requests"] = len(every) + row["errors"]
-            row["p95_ms"] = _r(pct(every, 0.95))
+            row["p95_ms"] = _r(pct(every, 0.95)) if every else None
             rss = [x["rss_mb"] for x in self.samples
                    if x["rss_mb"] is not None and self.slot(x["t"]) == s]
             row["rss_mb"] = _r(max(rss)) if rss else None
@@ -250,7 +251,7 @@ def table(result: dict[str, Any]) -> str:
              "| search p50/p95 ms | session ask p50/p95 ms | RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for w in result["windows"]:
-        cells = [f"{w[k]['p50_ms']}/{w[k]['p95_ms']}" for k in REPORTED]
+        cells = [f"{w[k]['p50_ms']}/{w[k]['p95_ms']}" if w[k]["n"] else "-" for k in REPORTED]
         lines.append(f"| {w['minute']} | {w['requests']} | {w['errors']} | {w['p95_ms']} | "
                      + " | ".join(cells) + f" | {w['rss_mb']} |")
     return "\n".join(lines)
