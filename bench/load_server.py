@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,10 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.utils.chroma_server import free_port, stop_process, wait_until_ready  # noqa: E402
+
 QA_SUITE = ROOT / "evals" / "suites" / "bundled_qa.jsonl"
 
 
@@ -57,12 +60,6 @@ def rss_mb(pid: int) -> float | None:
     except OSError:
         pass
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -95,37 +92,19 @@ def served(embed: str = "minilm", url: str | None = None,
     subprocess.run([*paperchat, "ingest", "--json"], env=env, cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
     timings["ingest_s"] = time.perf_counter() - t0
-    port = _free_port()
+    port = free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen([*paperchat, "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--log-level", "warning"], env=env, cwd=ROOT)
     server = Server(f"http://127.0.0.1:{port}", proc.pid, timings)
     try:
-        _wait_ready(server.url, proc)
+        wait_until_ready(f"{server.url}/readyz", proc, timeout=180)
         timings["startup_s"] = time.perf_counter() - t0
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=30)
         if own_home:
             shutil.rmtree(home, ignore_errors=True)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit("server not ready in time")
 
 
 @dataclass

@@ -364,34 +364,15 @@ def store_for(kind: str, workdir: Path) -> Iterator[tuple[str | None, int | None
     if kind == "embedded":
         yield None, None, None
         return
-    from tests.utils.chroma_server import chroma_binary, free_port
+    from tests.utils.chroma_server import ChromaProcess
 
     data = workdir / "chroma-server-data"
-    port = free_port()
-    proc = subprocess.Popen([chroma_binary(), "run", "--path", str(data), "--host",
-                             "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    chroma = ChromaProcess(data).start(timeout=60)
     try:
-        import urllib.request
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("chroma run did not start") from None
-                time.sleep(0.2)
-        yield url, proc.pid, data
+        assert chroma.proc is not None
+        yield chroma.url, chroma.proc.pid, data
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        chroma.stop()
 
 
 def bench_one(kind: str, size: int, papers: Path, workdir: Path, queries: int,

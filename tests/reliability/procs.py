@@ -8,80 +8,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
-from tests.utils.chroma_server import chroma_binary, free_port
+from tests.utils.chroma_server import ChromaProcess, free_port, stop_process, wait_until_ready
+
+__all__ = ["ChromaProcess", "ServeProcess", "inspect_collection", "serve_env"]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float,
-               ok: tuple[int, ...] = (200,)) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status in ok:
-                    return
-        except urllib.error.HTTPError as e:
-            if e.code in ok:
-                return
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} did not answer within {timeout} s")
-        time.sleep(0.1)
-
-
-class ChromaProcess:
-    """`chroma run` on one port and data path that can be killed and started again."""
-
-    def __init__(self, path: Path, port: int | None = None) -> None:
-        self.path = path
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> ChromaProcess:
-        self.proc = subprocess.Popen(
-            [chroma_binary(), "run", "--path", str(self.path), "--host", "127.0.0.1",
-             "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_http(f"{self.url}/api/v2/heartbeat", self.proc, timeout)
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, connections drop mid-request."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def pause(self) -> None:
-        """SIGSTOP: the port stays open but nothing answers."""
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.resume()
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 def serve_env(home: Path, **extra: str) -> dict[str, str]:
@@ -115,7 +49,8 @@ class ServeProcess:
             [sys.executable, "-m", "paperchat", "serve", "--host", "127.0.0.1", "--port",
              str(self.port), "--log-level", self.log_level],
             env=self.env, cwd=ROOT, stdout=self._out, stderr=subprocess.STDOUT)
-        _wait_http(f"{self.url}/readyz", self.proc, timeout, ok=(200,) if ready else (200, 503))
+        wait_until_ready(f"{self.url}/readyz", self.proc, timeout,
+                         ok=(200,) if ready else (200, 503))
         return self
 
     def kill9(self) -> None:
@@ -125,13 +60,8 @@ class ServeProcess:
         self._close()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_process(self.proc, timeout=20)
         self._close()
 
     def _close(self) -> None:

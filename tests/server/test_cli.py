@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ from typer.testing import CliRunner
 from paperchat.main import app
 from rag.library import Library
 from rag.settings import Settings
+from tests.utils.chroma_server import free_port, wait_until_ready
 
 
 def test_flags_reach_settings_and_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,27 +44,15 @@ def test_public_bind_without_api_key_warns(monkeypatch: pytest.MonkeyPatch) -> N
     assert "without PAPERCHAT_API_KEY" not in quiet.output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_runs_the_api(settings: Settings, library: Library) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PAPERCHAT_HOME": str(settings.home)}
     proc = subprocess.Popen([sys.executable, "-m", "paperchat", "serve", "--port", str(port),
                              "--log-level", "warning"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline, ready = time.monotonic() + 60, None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert ready is not None, proc.stdout.read().decode() if proc.stdout else ""
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", proc, 60, ok=(200, 503))
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
         assert ready.status_code == 200 and ready.json()["papers"] == 12
     finally:
         proc.terminate()
