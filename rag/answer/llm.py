@@ -8,6 +8,7 @@ failure becomes an LLMUnavailable naming the endpoint and what to check, never t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -75,61 +76,52 @@ class ChatModel:
     def stream_chat(self, messages: list[dict[str, str]], *, max_tokens: int,
                     usage: dict[str, int]) -> Generator[str, None, None]:
         """Text deltas of the reply; `usage` is filled if the server reports it."""
-        try:
+        with self._converted():
             stream = self.client().chat.completions.create(
                 **self._request(messages, max_tokens, True))
             with stream:
                 for chunk in stream:
                     yield from _deltas(chunk, usage)
-        except Exception as e:
-            err = self.failure(e)
-            if err is e:
-                raise
-            raise err from e
 
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int,
                  usage: dict[str, int]) -> str:
         """The whole reply of a non-streamed request."""
-        try:
+        with self._converted():
             resp = self.client().chat.completions.create(
                 **self._request(messages, max_tokens, False))
-        except Exception as e:
-            err = self.failure(e)
-            if err is e:
-                raise
-            raise err from e
         return _message_text(resp, usage)
 
     # -- async ----------------------------------------------------------------
     async def astream_chat(self, messages: list[dict[str, str]], *, max_tokens: int,
                            usage: dict[str, int]) -> AsyncGenerator[str, None]:
         """Async text deltas; closing or cancelling the consumer closes the HTTP stream."""
-        try:
+        with self._converted():
             stream = await self.aclient().chat.completions.create(
                 **self._request(messages, max_tokens, True))
             async with stream:
                 async for chunk in stream:
                     for delta in _deltas(chunk, usage):
                         yield delta
-        except Exception as e:
-            err = self.failure(e)
-            if err is e:
-                raise
-            raise err from e
 
     async def acomplete(self, messages: list[dict[str, str]], *, max_tokens: int,
                         usage: dict[str, int]) -> str:
-        try:
+        with self._converted():
             resp = await self.aclient().chat.completions.create(
                 **self._request(messages, max_tokens, False))
+        return _message_text(resp, usage)
+
+    # -- errors ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def _converted(self) -> Iterator[None]:
+        """Raise `failure(e)` in place of a transport/API error `e` from the block."""
+        try:
+            yield
         except Exception as e:
             err = self.failure(e)
             if err is e:
                 raise
             raise err from e
-        return _message_text(resp, usage)
 
-    # -- errors ---------------------------------------------------------------
     def failure(self, e: Exception) -> Exception:
         """An LLMUnavailable for transport/API errors; anything else is returned unchanged."""
         import httpx
