@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 Progress = Callable[[int, int], None]
+READY_TIMEOUT = 15.0  # seconds for GET /readyz (it probes the LLM for at most 2 s)
 
 
 class ServerUnavailable(PaperchatError):
@@ -168,16 +169,19 @@ class HttpClient:
     """`paperchat serve` over HTTP: SSE for answers, JSON for sessions and papers."""
 
     def __init__(self, base_url: str, settings: Settings, *, connect_timeout: float = 5.0,
-                 transport: Any = None) -> None:
+                 read_timeout: float | None = None, transport: Any = None) -> None:
         import httpx
 
         self.where = base_url.rstrip("/")
         headers = {"Accept": "application/json"}
         if settings.api_key is not None:
             headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
-        # The read timeout bounds the gap between two SSE events, not the whole answer.
-        timeout = httpx.Timeout(settings.llm.timeout + 30, connect=connect_timeout)
-        self._http = httpx.AsyncClient(base_url=self.where, headers=headers, timeout=timeout,
+        # The read timeout bounds the gap between two SSE events, not the whole answer; by
+        # default it outlasts the server's own LLM timeout so the server reports that first.
+        read = settings.llm.timeout + 30 if read_timeout is None else read_timeout
+        self._ready_timeout = httpx.Timeout(min(read, READY_TIMEOUT), connect=connect_timeout)
+        self._http = httpx.AsyncClient(base_url=self.where, headers=headers,
+                                       timeout=httpx.Timeout(read, connect=connect_timeout),
                                        transport=transport)
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -195,7 +199,8 @@ class HttpClient:
         import httpx
 
         try:
-            response = await self._http.get("/readyz")
+            # /readyz answers in seconds (its LLM probe is bounded); don't wait an LLM timeout.
+            response = await self._http.get("/readyz", timeout=self._ready_timeout)
             ready = response.json()
         except (httpx.HTTPError, ValueError) as e:
             raise _unavailable(self.where, e) from e
@@ -204,10 +209,17 @@ class HttpClient:
         if not isinstance(ready, dict) or not ready.get("ready"):
             problem = ready.get("problem") if isinstance(ready, dict) else None
             raise ServerUnavailable(f"{self.where} is not ready: {problem or 'no index'}")
-        llm = ready.get("llm") or {}
-        engine = "llm" if llm.get("configured") else "extractive"
-        model = str(llm.get("model") or ready.get("embedder") or "")
-        return ClientStatus(engine, model, int(ready.get("papers") or 0), self.where)
+        llm = ready.get("llm")
+        llm = llm if isinstance(llm, dict) else {}
+        if "engine" in ready:  # the engine the server answers with by default
+            engine = ready["engine"]
+            if engine not in ("llm", "extractive"):
+                raise PaperchatError(f"{self.where} cannot answer questions: its answer "
+                                     "engine is llm but it has no LLM endpoint configured")
+        else:  # a server from before /readyz named its engine
+            engine = "llm" if llm.get("configured") else "extractive"
+        model = llm.get("model") if engine == "llm" else ready.get("embedder")
+        return ClientStatus(engine, str(model or ""), int(ready.get("papers") or 0), self.where)
 
     async def astream(self, question: str, *, session_id: str | None = None
                       ) -> AsyncGenerator[Event, None]:

@@ -83,14 +83,34 @@ async def test_api_key_is_sent_as_bearer_and_not_ready_is_explained() -> None:
     assert auth == ["Bearer s3cret"]
 
 
-async def test_ready_server_reports_engine_model_and_papers() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"ready": True, "collection": "papers", "papers": 119,
-                                         "embedder": "all-MiniLM-L6-v2",
-                                         "llm": {"configured": True, "model": "gpt-4o-mini"}})
+def ready(engine: str | None, **extra: object) -> dict:
+    return {"ready": True, "collection": "papers", "papers": 119,
+            "embedder": "all-MiniLM-L6-v2", "engine": engine,
+            "llm": {"configured": True, "reachable": True, "model": "gpt-4o-mini"}, **extra}
 
-    status = await client(handler).start()
+
+async def test_ready_server_reports_its_engine_model_and_papers() -> None:
+    status = await client(lambda r: httpx.Response(200, json=ready("llm"))).start()
     assert (status.engine, status.model, status.papers) == ("llm", "gpt-4o-mini", 119)
+
+
+async def test_status_shows_the_servers_engine_not_whether_an_llm_is_configured() -> None:
+    # PAPERCHAT_ANSWER_ENGINE=extractive on a server that also has an LLM endpoint.
+    status = await client(lambda r: httpx.Response(200, json=ready("extractive"))).start()
+    assert (status.engine, status.model) == ("extractive", "all-MiniLM-L6-v2")
+
+
+async def test_a_server_that_cannot_answer_is_not_ready() -> None:
+    # answer.engine=llm without an endpoint: /readyz says engine null.
+    with pytest.raises(PaperchatError, match="cannot answer questions"):
+        await client(lambda r: httpx.Response(200, json=ready(None))).start()
+
+
+async def test_server_without_the_engine_field_is_read_from_its_llm_status() -> None:
+    body = ready("llm")
+    del body["engine"]
+    status = await client(lambda r: httpx.Response(200, json=body)).start()
+    assert (status.engine, status.model) == ("llm", "gpt-4o-mini")
 
 
 async def test_rename_on_a_server_without_the_route_says_so() -> None:
@@ -100,3 +120,21 @@ async def test_rename_on_a_server_without_the_route_says_so() -> None:
 
     with pytest.raises(PaperchatError, match="cannot rename"):
         await client(handler).rename_session("s1", "new")
+
+
+async def test_connection_lost_mid_stream_is_server_unavailable_after_the_events_so_far(
+        ) -> None:
+    class CutStream(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield sse({"type": "sources", "sources": []}, {"type": "token", "text": "Half"})
+            raise httpx.RemoteProtocolError("peer closed connection without sending a body")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=CutStream(),
+                              headers={"content-type": "text/event-stream"})
+
+    seen: list[str] = []
+    with pytest.raises(ServerUnavailable, match="connection failed: peer closed"):
+        async for event in client(handler).astream("q"):
+            seen.append(event.type)
+    assert seen == ["sources", "token"]
