@@ -17,6 +17,7 @@ class AnswerRecord:
     unsupported: list[str] = field(default_factory=list)
     engine: str = ""
     notice: str | None = None
+    degraded: bool = False  # the LLM failed and the answer was built extractively instead
     usage: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     refused: bool = False
@@ -39,6 +40,7 @@ class AnswerRecord:
             self.unsupported = list(data.get("unsupported") or [])
             self.engine = str(data.get("engine") or "")
             self.notice = data.get("notice")
+            self.degraded = bool(data.get("degraded"))
             self.usage = dict(data.get("usage") or {})
             self.timings = dict(data.get("timings") or {})
             self.refused = bool(data.get("refused"))

@@ -71,7 +71,7 @@ class FakeClient:
     where = "in-process"
 
     def __init__(self, events: list[Event] | None = None, *, delay: float = 0.0,
-                 gate: asyncio.Event | None = None, fail_start: PaperchatError | None = None,
+                 gate: asyncio.Event | None = None, fail_start: Exception | None = None,
                  fail_ask: PaperchatError | None = None, papers: int = 119,
                  gate_after: int = 1) -> None:
         self.events = events if events is not None else script()

@@ -94,7 +94,24 @@ async def test_llm_failure_is_a_toast_and_an_inline_error_with_the_prompt_kept(m
         assert any("timed out" in t for t in toasts(app, "error"))
         assert screen.prompt.text == "what is new?"
         assert screen.prompt.has_focus and not screen.prompt.disabled
+        assert "stopped before any papers were retrieved" in str(
+            screen.sources.query_one(".hint").render())
         assert app.is_running
+
+
+async def test_an_llm_fallback_answer_is_shown_with_a_warning(make_app) -> None:
+    notice = ("could not connect to the LLM endpoint http://127.0.0.1:9/v1. This is an "
+              "extractive answer built from the retrieved abstracts instead.")
+    events = script()
+    events[-1].data.update(degraded=True, notice=notice)
+    app = make_app(FakeClient(events))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "q")
+        view = screen.conversation.answers[0]
+        assert view.record.done and view.markdown.source == ANSWER
+        assert "⚠ could not connect to the LLM endpoint" in note_text(view)
+        assert any("could not connect" in t for t in toasts(app, "warning"))
+        assert screen.prompt.text == ""  # answered: the question is not handed back
 
 
 async def test_error_event_mid_stream_keeps_the_partial_answer(make_app) -> None:
@@ -161,6 +178,15 @@ async def test_load_failure_is_reported_and_a_question_fails_cleanly(make_app) -
         assert len([t for t in toasts(app, "error") if "embedding model" in t]) == 2
         assert screen.prompt.text == "anything?"
         assert app.is_running
+
+
+async def test_an_unexpected_load_failure_is_reported_not_a_crash(make_app) -> None:
+    app = make_app(FakeClient(fail_start=RuntimeError("database disk image is malformed")))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert "malformed" in screen.status_bar.engine_text
+        assert any("malformed" in t for t in toasts(app, "error"))
+        assert app.is_running and not screen.status_bar.busy
 
 
 async def test_selecting_a_source_expands_its_abstract(make_app) -> None:

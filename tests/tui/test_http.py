@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.settings import Settings
 from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
 from tests.tui.test_sessions import open_sessions
+from tests.utils.chroma_server import free_port, stop_process, wait_until_ready
 from tui.client import HttpClient
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    """A loopback port with nothing listening on it (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_server_down_is_a_toast_and_an_inline_error_never_a_crash(make_app,
@@ -50,49 +43,51 @@ async def test_server_down_is_a_toast_and_an_inline_error_never_a_crash(make_app
         assert app.is_running
 
 
+@dataclass
+class Served:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections but nothing answers."""
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+
 @pytest.fixture
-def served(bundled_fake_home: Path, tmp_path: Path) -> Iterator[str]:
+def served(bundled_fake_home: Path, tmp_path: Path) -> Iterator[Served]:
     """`paperchat serve` in a subprocess over a copy of the bundled collection (fake embedder)."""
-    pytest.importorskip("server.app", reason="server/ (paperchat serve) is not there yet")
     home = shutil.copytree(bundled_fake_home, tmp_path / "server-home")
     port = free_port()
     env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperchat", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperchat", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT)
+    server = Served(f"http://127.0.0.1:{port}", proc)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                output = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"paperchat serve exited with {proc.returncode}:\n{output}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("paperchat serve did not become ready in 60 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            wait_until_ready(f"{server.url}/readyz", proc, timeout=60)
+        except RuntimeError as e:
+            pytest.fail(f"{e}\n{log.read_text(errors='replace')}")
+        yield server
+    finally:
+        if proc.poll() is None:
+            server.resume()
+        stop_process(proc)
 
 
 async def test_same_flow_against_a_real_server(make_app, served, tmp_path) -> None:
-    client = HttpClient(served, Settings(home=tmp_path / "client-home"))
+    client = HttpClient(served.url, Settings(home=tmp_path / "client-home"))
     app = make_app(client)
     async with app.run_test(size=SIZE) as pilot:
         screen = await ready(pilot)
         assert screen.status_bar.engine_text == \
-            f"extractive · fake-hashing-384 · 119 papers @ {served}"
+            f"extractive · fake-hashing-384 · 119 papers @ {served.url}"
         screen = await ask(pilot, "How does self-supervised pretraining help medical image "
                            "segmentation?")
         view = screen.conversation.answers[0]
@@ -120,3 +115,41 @@ async def test_same_flow_against_a_real_server(make_app, served, tmp_path) -> No
         text = path.read_text(encoding="utf-8")
         assert "## References" in text and "```bibtex" in text
         assert view.record.citations[0]["title"] in text
+
+
+def note(screen) -> str:
+    return str(screen.conversation.answers[-1].query_one(".answer-note").render())
+
+
+async def test_a_server_that_stalls_then_stops_mid_session(make_app, served, tmp_path) -> None:
+    """Timeout, recovery, then connection refused: each time an inline error and a toast,
+    the question back in the prompt, and the chat goes on."""
+    client = HttpClient(served.url, Settings(home=tmp_path / "client-home"), read_timeout=3)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "Which papers pretrain graph neural networks?")
+        assert screen.conversation.answers[-1].record.done
+
+        served.pause()  # accepts connections, answers nothing: the read timeout fires
+        screen = await ask(pilot, "and which are about speech?")
+        assert "did not answer in time" in note(screen)
+        assert any("did not answer in time" in t for t in toasts(app, "error"))
+        assert screen.prompt.text == "and which are about speech?"
+        assert screen.prompt.has_focus and not screen.prompt.disabled
+        assert screen.status_bar.engine_text.startswith("not ready:")
+
+        served.resume()  # the same prompt, sent again, is answered; the status comes back
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(screen.conversation.answers) == 3
+                       and not screen.answering, timeout=60)
+        await pilot.pause()
+        assert screen.conversation.answers[-1].record.done, note(screen)
+        assert screen.status_bar.engine_text.endswith(f"119 papers @ {served.url}")
+
+        stop_process(served.proc)  # the server is gone: connection refused
+        screen.prompt.set_text("")
+        screen = await ask(pilot, "still there?")
+        assert "cannot reach the paperchat server" in note(screen)
+        assert any("cannot reach" in t for t in toasts(app, "error"))
+        assert screen.prompt.text == "still there?"
+        assert app.is_running

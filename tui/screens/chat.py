@@ -19,6 +19,7 @@ from textual.widgets import Footer, Markdown
 from textual.widgets.markdown import MarkdownStream
 
 from rag.errors import PaperchatError
+from tui.client import ServerUnavailable
 from tui.keys import CHAT_KEYS
 from tui.records import AnswerRecord
 from tui.screens.sessions import SessionsResult, SessionsScreen
@@ -100,9 +101,12 @@ class ChatScreen(Screen[None]):
             # Everything loaded so far (Textual, chromadb, the model) is long-lived: keep it
             # out of the collector's full passes, which paused streaming for ~100 ms.
             gc.freeze()
-        except PaperchatError as e:
-            bar.set_unavailable(str(e))
-            self.notify(str(e), title="Not ready", severity="error", timeout=8)
+        except Exception as e:  # PaperchatError, or a bug: report it, never crash
+            reason = str(e) if isinstance(e, PaperchatError) else f"unexpected error: {e!r}"
+            if not isinstance(e, PaperchatError):
+                self.log.error("loading failed", repr(e))
+            bar.set_unavailable(reason)
+            self.notify(reason, title="Not ready", severity="error", timeout=8)
         finally:
             bar.hide_progress()
             bar.set_busy("answering…" if self.answering else None)
@@ -171,6 +175,9 @@ class ChatScreen(Screen[None]):
             raise
         except PaperchatError as e:
             record.error = str(e)
+            if isinstance(e, ServerUnavailable):  # check readiness again before the next one
+                self.client_status = None
+                self.status_bar.set_unavailable(str(e))
         except NoMatches:
             raise
         except Exception as e:  # the edge: a bug must not take the screen down
@@ -201,6 +208,10 @@ class ChatScreen(Screen[None]):
             self._give_prompt_back(record.question)
         if record.error:
             self.notify(record.error, title="Answer failed", severity="error", timeout=8)
+        elif record.done and record.degraded:
+            self.notify(record.notice or "The LLM failed; this answer was built from the "
+                        "abstracts instead.", title="LLM unavailable", severity="warning",
+                        timeout=8)
 
     def _give_prompt_back(self, question: str) -> None:
         """The question returns to the prompt unless the user has typed a new one."""

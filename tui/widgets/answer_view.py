@@ -68,7 +68,8 @@ def note(record: AnswerRecord) -> Content:
     elif record.cancelled:
         parts.append(Content.from_markup("[$warning]■ cancelled"))
     if record.notice:
-        parts.append(Content.from_markup("[$text-muted]ℹ $text", text=record.notice))
+        markup = "[$warning]⚠ $text" if record.degraded else "[$text-muted]ℹ $text"
+        parts.append(Content.from_markup(markup, text=record.notice))
     if record.unsupported:
         n = len(record.unsupported)
         parts.append(Content.from_markup(

@@ -35,9 +35,9 @@ class SourcesPanel(VerticalScroll):
         elif record.done:
             widgets.append(Static("This answer cites no papers.", classes="hint"))
         elif record.error or record.cancelled:
-            if record.sources:
-                widgets.append(Static("The answer did not finish; it had retrieved:",
-                                      classes="hint"))
+            widgets.append(Static("The answer did not finish; it had retrieved:"
+                                  if record.sources else "The answer stopped before any "
+                                  "papers were retrieved.", classes="hint"))
         else:
             widgets.append(Static("Retrieved; the answer is being written…" if record.sources
                                   else "Searching the collection…", classes="hint"))
