@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     collection: str = Field("papers", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$",
                             description="Collection name in Chroma.")
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
+    chroma_timeout: float = Field(10.0, gt=0, description="Seconds before one request to the "
+                                  "Chroma server fails (store_unavailable).")
     api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes.")
     admin_key: SecretStr | None = Field(None, description="Bearer key for POST /v1/ingest.")
     embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]

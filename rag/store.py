@@ -17,11 +17,13 @@ scanning metadata: at 100k papers a metadata `where` costs ~0.1-1 s, an id looku
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from rag.errors import CollectionError, EmbedderMismatch, StoreUnavailable
@@ -32,9 +34,13 @@ if TYPE_CHECKING:
 
     from rag.settings import Settings
 
+T = TypeVar("T")
+log = logging.getLogger("paperchat.store")
+
 PAGE = 5000  # records per Chroma get() page; keeps memory flat on large collections
 ID_BATCH = 500  # ids or paper ids per get/delete call (SQLite variable limits, request size)
 SCHEMA = 1
+OLD_SUFFIX = "__old"  # a `--rebuild` swap parks the replaced collection here (rag/indexer.py)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,11 @@ class DenseHit:
 
 
 def make_client(settings: Settings) -> Any:
-    """A Chroma client: HTTP when PAPERCHAT_CHROMA_URL is set, else embedded on disk."""
+    """A Chroma client: HTTP when PAPERCHAT_CHROMA_URL is set, else embedded on disk.
+
+    Every HTTP request is bounded by `settings.chroma_timeout` seconds (a timeout becomes
+    StoreUnavailable), so a server that stops answering fails requests instead of holding
+    them forever."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -69,14 +79,39 @@ def make_client(settings: Settings) -> Any:
         url = urlparse(settings.chroma_url)
         if not url.hostname:
             raise CollectionError(f"PAPERCHAT_CHROMA_URL is not a URL: {settings.chroma_url!r}")
+        port = url.port or 8000
         try:
-            return chromadb.HttpClient(host=url.hostname, port=url.port or 8000,
-                                       ssl=url.scheme == "https", settings=chroma_settings)
+            # HttpClient() already sends requests, with no timeout: check the server first.
+            _heartbeat(f"{url.scheme}://{url.hostname}:{port}", settings.chroma_timeout)
+            client = chromadb.HttpClient(host=url.hostname, port=port,
+                                         ssl=url.scheme == "https", settings=chroma_settings)
         except Exception as e:  # chromadb raises plain ValueError/ConnectionError here
             raise StoreUnavailable(f"cannot reach the Chroma server at {settings.chroma_url}: "
                                    "is `chroma run` up?") from e
+        _bound_requests(client, settings.chroma_timeout)
+        return client
     settings.chroma_path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+
+
+def _heartbeat(base_url: str, timeout: float) -> None:
+    import httpx
+
+    httpx.get(f"{base_url}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+
+
+def _bound_requests(client: Any, timeout: float) -> None:
+    """Give the client's HTTP session a timeout. chromadb 1.5 builds it with timeout=None and
+    has no setting for it (chromadb/api/fastapi.py), so set it on
+    the session; tests/reliability/test_chroma_restart.py fails if this stops working."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(timeout)
+    else:
+        log.warning("cannot bound Chroma request time: this chromadb has no httpx session "
+                    "where 1.5 had it; a stalled server will block requests")
 
 
 def chunk_id(chunk: Chunk, content_hash: str) -> str:
@@ -100,7 +135,12 @@ def version_ids(paper_id: str, state: PaperState) -> list[str] | None:
 
 
 class ChromaStore:
-    """One named collection of paper chunks."""
+    """One named collection of paper chunks.
+
+    Every Chroma call goes through `_call` (or, for calls by name, `_error`): Chroma's and
+    the HTTP client's exceptions leave as CollectionError / StoreUnavailable. When the
+    collection behind the cached handle is gone (a `--rebuild`, perhaps in another process,
+    swapped a new one in under the name), `_call` resolves the name again once."""
 
     def __init__(self, client: Any, name: str) -> None:
         self._client = client
@@ -110,8 +150,18 @@ class ChromaStore:
     # -- collection lifecycle -------------------------------------------------
     def _collection(self, create: bool = False) -> Any:
         if self._col is None:
-            self._col = self._open(self.name, create=create)
+            self._col = self._resolve(create)
         return self._col
+
+    def _resolve(self, create: bool) -> Any:
+        """The collection by name. During a `--rebuild` swap the old collection is briefly
+        only under `<name>__old` (rag/indexer.py); reads use it meanwhile."""
+        col = self._open(self.name, create=create)
+        if col is None and not create:
+            col = self._open(self.name + OLD_SUFFIX, create=False)
+            if col is None:  # the swap finished in between
+                col = self._open(self.name, create=False)
+        return col
 
     def _open(self, name: str, *, create: bool) -> Any:
         try:
@@ -123,24 +173,62 @@ class ChromaStore:
         except Exception as e:
             if not create and _is_missing(e):
                 return None
-            raise _store_error(e) from e
+            raise self._error(e) from e
+
+    def _call(self, op: Callable[[Any], T], default: T, *, create: bool = False,
+              retry: bool = True) -> T:
+        """`op(collection)`, or `default` when there is no collection. Errors are converted;
+        if the handle's collection is gone, the name is resolved again (once)."""
+        col = self._collection(create=create)
+        if col is None:
+            return default
+        try:
+            return op(col)
+        except Exception as e:
+            if not (retry and _is_missing(e)):
+                raise self._error(e) from e
+        self._col = None
+        return self._call(op, default, create=create, retry=False)
+
+    def _error(self, e: Exception) -> CollectionError:
+        if isinstance(e, CollectionError):
+            return e
+        if _unreachable(e):
+            return StoreUnavailable(f"the Chroma server is unreachable ({type(e).__name__}); "
+                                    "check PAPERCHAT_CHROMA_URL and that `chroma run` is up")
+        if _is_missing(e):
+            return CollectionError(f"collection '{self.name}' no longer exists in Chroma "
+                                   f"(dropped or replaced while in use): {e}")
+        return CollectionError(f"Chroma error: {type(e).__name__}: {e}")
 
     @property
     def exists(self) -> bool:
         return self._collection() is not None
 
+    @property
+    def present(self) -> bool:
+        """A collection has exactly this name now (no cached handle, no `__old` fallback)."""
+        return self._open(self.name, create=False) is not None
+
     def metadata(self) -> dict[str, Any]:
-        col = self._collection()
-        return dict(col.metadata or {}) if col is not None else {}
+        """Collection metadata as of when the handle was resolved (see `generation`)."""
+        return self._call(lambda col: dict(col.metadata or {}), {})
+
+    def generation(self) -> str | None:
+        """Token of the last finished write, read fresh from Chroma (one metadata read)."""
+        col = self._refresh()
+        return None if col is None else (col.metadata or {}).get("generation")
 
     def _set_metadata(self, **values: Any) -> None:
-        col = self._collection(create=True)
-        meta = dict(col.metadata or {})
-        meta.update({k: v for k, v in values.items() if v is not None})
-        for k in [k for k, v in values.items() if v is None]:
-            meta.pop(k, None)
-        meta.pop("hnsw:space", None)  # configuration, not metadata, in Chroma >= 1.0
-        col.modify(metadata=meta)
+        def update(col: Any) -> None:
+            meta = dict(col.metadata or {})
+            meta.update({k: v for k, v in values.items() if v is not None})
+            for k in [k for k, v in values.items() if v is None]:
+                meta.pop(k, None)
+            meta.pop("hnsw:space", None)  # configuration, not metadata, in Chroma >= 1.0
+            col.modify(metadata=meta)
+
+        self._call(update, None, create=True)
 
     def check_embedder(self, name: str, dimension: int) -> None:
         """Raise EmbedderMismatch when the collection was built with another model."""
@@ -158,13 +246,13 @@ class ChromaStore:
         self._collection(create=True)
         self._set_metadata(embed_model=embed_name, embed_dim=dimension, ingest=token)
 
-    def end_write(self, papers: int | None = None) -> None:
-        """Clear the ingest marker; record the paper count (None: unknown) with the chunk
-        count it belongs to, in the same metadata update."""
-        if papers is None:
-            self._set_metadata(ingest=None, papers=None, papers_at_chunks=None)
-        else:
-            self._set_metadata(ingest=None, papers=papers, papers_at_chunks=self.count_chunks())
+    def end_write(self, papers: int | None = None, generation: str | None = None) -> None:
+        """Clear the ingest marker and record, in one metadata update: `generation` (the
+        finished write's token; other processes compare it to notice the write) and the
+        paper count (None: unknown) with the chunk count it belongs to."""
+        chunks = None if papers is None else self.count_chunks()
+        self._set_metadata(ingest=None, generation=generation, papers=papers,
+                           papers_at_chunks=chunks)
 
     @property
     def write_in_progress(self) -> bool:
@@ -175,11 +263,18 @@ class ChromaStore:
             self._client.delete_collection(self.name)
         except Exception as e:
             if not _is_missing(e):
-                raise _store_error(e) from e
+                raise self._error(e) from e
         self._col = None
 
     def rename(self, new_name: str) -> None:
-        self._collection().modify(name=new_name)
+        """Rename the collection named exactly `self.name` (not its `__old` fallback)."""
+        col = self._open(self.name, create=False)
+        if col is None:
+            raise CollectionError(f"cannot rename collection '{self.name}': it does not exist")
+        try:
+            col.modify(name=new_name)
+        except Exception as e:
+            raise self._error(e) from e
         self.name = new_name
         self._col = None
 
@@ -203,21 +298,19 @@ class ChromaStore:
             docs.append(c.text)
             metas.append(meta)
         if ids:
-            try:
-                self._collection(create=True).upsert(ids=ids, embeddings=vectors,
-                                                     documents=docs, metadatas=metas)
-            except Exception as e:
-                raise _store_error(e) from e
+            self._call(lambda col: col.upsert(ids=ids, embeddings=vectors, documents=docs,
+                                              metadatas=metas), None, create=True)
+
+    def _delete(self, **where: Any) -> None:
+        self._call(lambda col: col.delete(**where), None)
 
     def delete_stale(self, paper_id: str, keep_hash: str) -> None:
         """Remove chunks of an older version of a paper."""
-        self._collection().delete(where={"$and": [{"paper_id": paper_id},
-                                                  {"hash": {"$ne": keep_hash}}]})
+        self._delete(where={"$and": [{"paper_id": paper_id}, {"hash": {"$ne": keep_hash}}]})
 
     def delete_papers(self, paper_ids: Sequence[str]) -> None:
         for start in range(0, len(paper_ids), ID_BATCH):
-            batch = list(paper_ids[start:start + ID_BATCH])
-            self._collection().delete(where={"paper_id": {"$in": batch}})
+            self._delete(where={"paper_id": {"$in": list(paper_ids[start:start + ID_BATCH])}})
 
     def delete_versions(self, states: dict[str, PaperState], keep: dict[str, str] | None = None
                         ) -> None:
@@ -237,17 +330,12 @@ class ChromaStore:
                     self.delete_papers([pid])
             else:
                 ids += found
-        col = self._collection()
         for start in range(0, len(ids), ID_BATCH):
-            try:
-                col.delete(ids=ids[start:start + ID_BATCH])  # absent ids are ignored
-            except Exception as e:
-                raise _store_error(e) from e
+            self._delete(ids=ids[start:start + ID_BATCH])  # absent ids are ignored
 
     # -- reads ----------------------------------------------------------------
     def count_chunks(self) -> int:
-        col = self._collection()
-        return int(col.count()) if col is not None else 0
+        return self._call(lambda col: int(col.count()), 0)
 
     def recorded_paper_count(self) -> int | None:
         """The paper count the last ingest recorded, if nothing has written since."""
@@ -257,7 +345,7 @@ class ChromaStore:
         meta = col.metadata or {}
         if "ingest" in meta or "papers" not in meta:
             return None
-        if meta.get("papers_at_chunks") != int(col.count()):
+        if meta.get("papers_at_chunks") != self.count_chunks():
             return None  # written by something that did not record a count
         return int(meta["papers"])
 
@@ -272,21 +360,18 @@ class ChromaStore:
 
     def _refresh(self) -> Any:
         """The collection with current metadata (another process may have written)."""
-        self._col = None
-        return self._collection()
+        self._col = col = self._resolve(create=False)
+        return col
 
     def _pages(self, include: list[str], where: dict[str, Any] | None = None
                ) -> Iterator[dict[str, Any]]:
-        col = self._collection()
-        if col is None:
-            return
         offset = 0
         while True:
-            try:
-                page = col.get(include=include, where=where, limit=PAGE, offset=offset)
-            except Exception as e:
-                raise _store_error(e) from e
-            if not page["ids"]:
+            # Only the first page may move to a re-resolved collection: offsets into the
+            # one a rebuild replaced would mean nothing in the new one.
+            page = self._call(partial(_get_page, include=include, where=where, offset=offset),
+                              None, retry=offset == 0)
+            if page is None or not page["ids"]:
                 return
             yield page
             offset += len(page["ids"])
@@ -328,15 +413,12 @@ class ChromaStore:
         return states
 
     def _by_paper_ids(self, paper_ids: list[str]) -> Iterator[dict[str, Any]]:
-        col = self._collection()
-        if col is None:
-            return
         for start in range(0, len(paper_ids), ID_BATCH):
-            try:
-                yield col.get(where={"paper_id": {"$in": paper_ids[start:start + ID_BATCH]}},
-                              include=["metadatas"])
-            except Exception as e:
-                raise _store_error(e) from e
+            where = {"paper_id": {"$in": paper_ids[start:start + ID_BATCH]}}
+            page = self._call(partial(_get, where=where, include=["metadatas"]), None)
+            if page is None:
+                return
+            yield page
 
     def chunk_ids(self) -> Iterator[str]:
         """Every chunk id, in pages (ids only: no documents or metadata are read)."""
@@ -345,15 +427,11 @@ class ChromaStore:
 
     def get_chunks(self, ids: Sequence[str]) -> Iterator[tuple[str, str, str]]:
         """(chunk id, paper id, text) for the given chunk ids that exist."""
-        col = self._collection()
-        if col is None:
-            return
         for start in range(0, len(ids), ID_BATCH):
-            try:
-                page = col.get(ids=list(ids[start:start + ID_BATCH]),
-                               include=["documents", "metadatas"])
-            except Exception as e:
-                raise _store_error(e) from e
+            page = self._call(partial(_get, ids=list(ids[start:start + ID_BATCH]),
+                                      include=["documents", "metadatas"]), None)
+            if page is None:
+                return
             for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"],
                                       strict=True):
                 yield cid, meta["paper_id"], doc or ""
@@ -367,14 +445,11 @@ class ChromaStore:
                 yield cid, meta["paper_id"], doc or ""
 
     def query(self, vector: np.ndarray, n: int) -> list[DenseHit]:
-        col = self._collection()
-        if col is None:
+        res = self._call(lambda col: col.query(
+            query_embeddings=[vector], n_results=n,
+            include=["distances", "metadatas", "documents"]), None)
+        if res is None:
             return []
-        try:
-            res = col.query(query_embeddings=[vector], n_results=n,
-                            include=["distances", "metadatas", "documents"])
-        except Exception as e:
-            raise _store_error(e) from e
         return [DenseHit(cid, meta["paper_id"], 1.0 - float(dist), doc or "", meta["title"])
                 for cid, dist, meta, doc in zip(res["ids"][0], res["distances"][0],
                                                 res["metadatas"][0], res["documents"][0],
@@ -388,13 +463,11 @@ class ChromaStore:
         then fetched by id. Others, and hints that went stale, use a metadata filter."""
         if not paper_ids:
             return {}
-        col = self._collection()
-        if col is None:
-            return {}
-        found: dict[str, Paper] = {}
         hinted = [first_chunk_id(chunk_hints[p]) for p in paper_ids
                   if chunk_hints and chunk_hints.get(p)]
-        try:
+
+        def fetch(col: Any) -> dict[str, Paper]:
+            found: dict[str, Paper] = {}
             if hinted:
                 res = col.get(ids=hinted, include=["metadatas"])
                 found = {m["paper_id"]: paper_from_json(m["paper"]) for m in res["metadatas"]}
@@ -405,9 +478,9 @@ class ChromaStore:
                     include=["metadatas"])
                 found.update({m["paper_id"]: paper_from_json(m["paper"])
                               for m in res["metadatas"]})
-        except Exception as e:
-            raise _store_error(e) from e
-        return found
+            return found
+
+        return self._call(fetch, {})
 
     def all_papers(self) -> list[Paper]:
         papers: dict[str, Paper] = {}
@@ -420,7 +493,16 @@ class ChromaStore:
         try:
             self._client.heartbeat()
         except Exception as e:
-            raise _store_error(e) from e
+            raise self._error(e) from e
+
+
+def _get(col: Any, **kwargs: Any) -> Any:
+    return col.get(**kwargs)
+
+
+def _get_page(col: Any, *, include: list[str], where: dict[str, Any] | None, offset: int
+              ) -> Any:
+    return col.get(include=include, where=where, limit=PAGE, offset=offset)
 
 
 def _prefetched(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -476,9 +558,11 @@ def _is_missing(e: Exception) -> bool:
     return "does not exist" in text or "notfound" in text or "not found" in text
 
 
-def _store_error(e: Exception) -> CollectionError:
-    text = f"{type(e).__name__}: {e}"
-    if any(s in text.lower() for s in ("connect", "timed out", "timeout", "refused")):
-        return StoreUnavailable(f"the Chroma server is unreachable ({type(e).__name__}); "
-                                "check PAPERCHAT_CHROMA_URL and that `chroma run` is up")
-    return CollectionError(f"Chroma error: {text}")
+def _unreachable(e: Exception) -> bool:
+    """A transport failure (refused, reset, timed out), not an answer from Chroma."""
+    import httpx
+
+    if isinstance(e, httpx.TransportError | ConnectionError | TimeoutError):
+        return True
+    text = f"{type(e).__name__}: {e}".lower()
+    return any(s in text for s in ("connect", "timed out", "timeout", "refused"))
