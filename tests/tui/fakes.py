@@ -132,7 +132,9 @@ class FakeClient:
         return self.sessions[session_id]
 
     async def rename_session(self, session_id: str, title: str) -> None:
-        (await self.get_session(session_id)).info.title = title
+        session = await self.get_session(session_id)
+        session.info.title = title
+        self.sessions[session_id] = self.sessions.pop(session_id)  # updated: now the newest
 
     async def delete_session(self, session_id: str) -> None:
         await self.get_session(session_id)

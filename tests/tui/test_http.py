@@ -116,6 +116,35 @@ async def test_same_flow_against_a_real_server(make_app, served, tmp_path) -> No
         assert "## References" in text and "```bibtex" in text
         assert view.record.citations[0]["title"] in text
 
+        # A new session, then the first one resumed, renamed and deleted through the server.
+        first_id, answer = screen.session_id, view.record.text
+        await pilot.press("ctrl+n")
+        await ask(pilot, "Which papers pretrain graph neural networks?")
+        second_id = screen.session_id
+        assert second_id not in (None, first_id)
+        sessions = await open_sessions(pilot)
+        assert [s.id for s in sessions.sessions] == [second_id, first_id]
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: screen.session_id == first_id
+                       and len(screen.conversation.answers) == 1)
+        await pilot.pause()
+        assert screen.conversation.answers[0].markdown.source == answer
+        assert [i.paper_id for i in screen.sources.items if i.cited] == \
+            [c["paper_id"] for c in view.record.citations]
+
+        sessions = await open_sessions(pilot)  # opens on the current session, the first
+        await pilot.press("r")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RenameScreen")
+        app.screen.query_one("Input").value = "Medical segmentation"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is sessions and sessions.sessions[0].title
+                       == "Medical segmentation")
+        await pilot.pause()
+        await pilot.press("d", "d")
+        await wait_for(pilot, lambda: [s.id for s in sessions.sessions] == [second_id])
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen and screen.session_id is None)
+
 
 def note(screen) -> str:
     return str(screen.conversation.answers[-1].query_one(".answer-note").render())

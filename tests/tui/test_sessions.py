@@ -78,6 +78,28 @@ async def test_rename_and_delete_from_the_session_list(make_app) -> None:
         assert questions(screen) == []
 
 
+async def test_the_highlight_follows_a_renamed_session_so_delete_hits_it(make_app) -> None:
+    client = FakeClient()
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ask(pilot, "older")
+        older = screen.session_id
+        await pilot.press("ctrl+n")
+        await ask(pilot, "newer")
+        sessions = await open_sessions(pilot)
+        assert [s.title for s in sessions.sessions] == ["newer", "older"]
+        await pilot.press("down", "r")  # rename "older": it becomes the most recent
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "RenameScreen")
+        app.screen.query_one("Input").value = "renamed"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is sessions
+                       and [s.title for s in sessions.sessions] == ["renamed", "newer"])
+        await pilot.pause()
+        await pilot.press("d", "d")
+        await wait_for(pilot, lambda: older not in client.sessions)
+        assert [s.info.title for s in client.sessions.values()] == ["newer"]
+
+
 async def test_escape_closes_the_session_list_without_changes(make_app) -> None:
     app = make_app(FakeClient())
     async with app.run_test(size=SIZE) as pilot:

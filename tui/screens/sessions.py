@@ -64,6 +64,7 @@ class SessionsScreen(ModalScreen[SessionsResult]):
     async def reload(self) -> None:
         """Fetch the list again (after a rename or delete too)."""
         options = self.query_one(OptionList)
+        shown = self._selected()
         try:
             self.sessions = await self.client.list_sessions()
         except PaperchatError as e:
@@ -72,13 +73,15 @@ class SessionsScreen(ModalScreen[SessionsResult]):
         highlighted = options.highlighted
         options.clear_options()
         options.add_options([Option(self._label(s), id=s.id) for s in self.sessions])
+        # Stay on the same session (a rename moves it to the top); first open: the current.
+        ids = [s.id for s in self.sessions]
+        keep = shown.id if shown is not None else self.current
         if not self.sessions:
             options.add_option(Option("No saved sessions yet.", disabled=True))
-        elif highlighted is not None:
-            options.highlighted = min(highlighted, len(self.sessions) - 1)
-        else:  # first open: start on the current session
-            ids = [s.id for s in self.sessions]
-            options.highlighted = ids.index(self.current) if self.current in ids else 0
+        elif keep in ids:
+            options.highlighted = ids.index(keep)
+        else:  # deleted: the one that took its place
+            options.highlighted = min(highlighted or 0, len(self.sessions) - 1)
         options.focus()
 
     def _label(self, s: SessionInfo) -> Content:
