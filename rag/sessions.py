@@ -2,7 +2,8 @@
 
 The schema version is `PRAGMA user_version`; `MIGRATIONS[i]` upgrades version i to i+1, so
 a newer paperchat can migrate an older file in place. One short-lived connection per call
-keeps the store safe to share between a server's threads.
+keeps the store safe to share between a server's threads. A new turn reads `recent` (the
+last few messages, via the `messages_by_session` index); `get` reads a whole session.
 """
 
 from __future__ import annotations
@@ -75,11 +76,16 @@ class Session:
 
     def history(self) -> list[dict[str, Any]]:
         """Turns as the answer layer takes them: role, content, citations."""
-        return [{"role": m.role, "content": m.content, "citations": m.citations}
-                for m in self.messages]
+        return history(self.messages)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.info.to_json(), "messages": [m.to_json() for m in self.messages]}
+
+
+def history(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as the answer layer takes them: role, content, citations."""
+    return [{"role": m.role, "content": m.content, "citations": m.citations}
+            for m in messages]
 
 
 def _now() -> str:
@@ -142,18 +148,39 @@ class SessionStore:
         return SessionInfo(row["id"], row["title"], row["created_at"], row["updated_at"],
                            row["n"])
 
+    def _title(self, conn: sqlite3.Connection, session_id: str) -> str | None:
+        """The session's title; NotFoundError if there is no such session (no count)."""
+        row = conn.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no chat session with id {session_id!r}")
+        title: str | None = row["title"]
+        return title
+
     def get(self, session_id: str) -> Session:
-        """A session with its messages, oldest first."""
+        """A session with all its messages, oldest first (for showing or exporting it)."""
         with self._connect() as conn:
             info = self._info(conn, session_id)
             rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
                                 "WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
-        return Session(info, [Message(r["role"], r["content"], json.loads(r["citations"]),
-                                      r["created_at"]) for r in rows])
+        return Session(info, [_message(r) for r in rows])
+
+    def recent(self, session_id: str, limit: int) -> builtins.list[Message]:
+        """The last `limit` messages, oldest first: what a new turn reads, at any length.
+
+        Walks `messages_by_session` backwards, so the cost does not grow with the session.
+        """
+        if limit < 0:
+            raise InputError(f"limit must be >= 0, got {limit}")
+        with self._connect() as conn:
+            self._title(conn, session_id)
+            rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
+                                "WHERE session_id = ? ORDER BY id DESC LIMIT ?",
+                                (session_id, limit)).fetchall()
+        return [_message(r) for r in reversed(rows)]
 
     def rename(self, session_id: str, title: str) -> None:
         with self._connect() as conn:
-            self._info(conn, session_id)
+            self._title(conn, session_id)
             conn.execute("UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
                          (_clean_title(title), _now(), session_id))
 
@@ -169,14 +196,13 @@ class SessionStore:
             raise InputError(f"role must be 'user' or 'assistant', got {role!r}")
         now = _now()
         with self._connect() as conn:
-            info = self._info(conn, session_id)
+            title = self._title(conn, session_id)
             conn.execute("INSERT INTO messages (session_id, role, content, citations, "
                          "created_at) VALUES (?, ?, ?, ?, ?)",
                          (session_id, role, content, json.dumps(citations or []), now))
-            title = info.title or (_clean_title(content) if role == "user" else None)
+            title = title or (_clean_title(content) if role == "user" else None)
             conn.execute("UPDATE sessions SET updated_at = ?, title = ? WHERE id = ?",
                          (now, title, session_id))
-
 
     def list(self) -> builtins.list[SessionInfo]:
         """All sessions, most recently updated first."""
@@ -186,6 +212,10 @@ class SessionStore:
                 "FROM sessions s ORDER BY s.updated_at DESC, s.rowid DESC").fetchall()
         return [SessionInfo(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"])
                 for r in rows]
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(row["role"], row["content"], json.loads(row["citations"]), row["created_at"])
 
 
 def _clean_title(title: str | None) -> str | None:

@@ -1,9 +1,12 @@
-"""SessionStore: CRUD, ordering, titles, schema version and migrations, thread safety."""
+"""SessionStore: CRUD, ordering, titles, recent messages, schema version and migrations,
+thread safety."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,43 @@ def test_concurrent_appends_from_threads(store: SessionStore) -> None:
         t.join()
     assert not errors
     assert store.get(info.id).info.message_count == 40
+
+
+def test_recent_returns_the_last_messages_oldest_first(store: SessionStore) -> None:
+    info = store.create()
+    for i in range(7):
+        store.append(info.id, "user" if i % 2 == 0 else "assistant", f"m{i}",
+                     [{"n": 1, "title": f"t{i}"}] if i % 2 else None)
+    recent = store.recent(info.id, 3)
+    assert [m.content for m in recent] == ["m4", "m5", "m6"]
+    assert recent[1].citations == [{"n": 1, "title": "t5"}] and recent[0].created_at
+    assert [m.content for m in store.recent(info.id, 100)] == [f"m{i}" for i in range(7)]
+    assert store.recent(info.id, 0) == []
+    assert store.recent(store.create().id, 5) == []
+    with pytest.raises(NotFoundError, match="nope"):
+        store.recent("nope", 5)
+    with pytest.raises(InputError):
+        store.recent(info.id, -1)
+
+
+def test_recent_walks_the_session_index_backwards(tmp_path: Path) -> None:
+    """The plan of the query `recent` sends: an index search, no sort of the session."""
+    statements: list[str] = []
+
+    class Traced(SessionStore):
+        @contextmanager
+        def _connect(self) -> Iterator[sqlite3.Connection]:
+            with super()._connect() as conn:
+                conn.set_trace_callback(statements.append)
+                yield conn
+
+    store = Traced(tmp_path / "s.sqlite3")
+    info = store.create()
+    store.append(info.id, "user", "q")
+    statements.clear()
+    store.recent(info.id, 20)
+    [query] = [s for s in statements if "FROM messages" in s]
+    with sqlite3.connect(store.path) as conn:
+        plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "USING INDEX messages_by_session (session_id=?)" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # ORDER BY id DESC comes from the index
