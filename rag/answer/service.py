@@ -1,6 +1,6 @@
 """The Assistant: a question in, a cited answer out; sync, streamed, or async-streamed.
 
-Pipeline per question: validate -> load history (explicit or from the session store) ->
+Pipeline per question: validate -> load history (explicit, or the session's last messages) ->
 condense a follow-up (llm: ask the model; extractive: `followup.condense`) -> retrieve ->
 refuse if nothing is relevant (no LLM call) -> generate (llm stream, or extractive) with
 citations renumbered as tokens stream -> support scores -> save the turn to the session.
@@ -22,6 +22,7 @@ from rag.answer.llm import CONDENSE_MAX_TOKENS, ChatModel
 from rag.answer.models import Answer, Citation
 from rag.answer.vectors import SentenceVectors
 from rag.errors import CollectionError, ConfigError, InputError, LLMUnavailable, PaperchatError
+from rag.sessions import history as session_history
 from rag.tokens import count_tokens
 
 if TYPE_CHECKING:
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ENGINES = ("auto", "llm", "extractive")
 MAX_K = 20
+# Stored messages a session turn reads (newest last). The extractive condense uses the last
+# answer and two questions; the llm prompts keep what fits the window from these. Reading a
+# fixed number keeps a turn's cost flat however long the session has grown.
+SESSION_HISTORY_MESSAGES = 20
 
 
 class Searchable(Protocol):
@@ -204,7 +209,8 @@ class Assistant:
             raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
         resolved = self.resolve_engine(engine)
         if history is None and session_id:
-            history = self.sessions.get(session_id).history()
+            history = session_history(self.sessions.recent(session_id,
+                                                           SESSION_HISTORY_MESSAGES))
         turns = _check_history(history or [])
         if resolved == "llm" and turns:  # don't spend a condense call on an empty collection
             self._check_not_empty()
