@@ -12,8 +12,10 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, Generator, Iterator
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from rag.answer import budget, extractive, followup, prompts, refusal
 from rag.answer.citations import Renumberer, score_support
@@ -22,13 +24,13 @@ from rag.answer.llm import CONDENSE_MAX_TOKENS, ChatModel
 from rag.answer.models import Answer, Citation
 from rag.answer.vectors import SentenceVectors
 from rag.errors import CollectionError, ConfigError, InputError, LLMUnavailable, PaperchatError
+from rag.sessions import SessionStore
 from rag.sessions import history as session_history
 from rag.tokens import count_tokens
 
 if TYPE_CHECKING:
     from rag.embedders import Embedder
     from rag.models import SearchHit, SearchResponse
-    from rag.sessions import SessionStore
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,14 @@ class Searchable(Protocol):
                mode: str | None = None) -> SearchResponse: ...
 
     def is_empty(self) -> bool: ...
+
+
+class _LLMCall(TypedDict):
+    """Keyword arguments of one ChatModel request (complete/stream_chat and async twins)."""
+
+    messages: budget.Messages
+    max_tokens: int
+    usage: dict[str, int]  # filled by the request when the server reports it
 
 
 @dataclass
@@ -91,29 +101,21 @@ class Assistant:
         self.settings = settings
         self.library = library
         self._sessions = sessions
-        self._chat: ChatModel | None = None
-        self._vectors: SentenceVectors | None = None
 
     @property
     def sessions(self) -> SessionStore:
         """The session store given, else `<home>/sessions.sqlite3` (opened on first use)."""
         if self._sessions is None:
-            from rag.sessions import SessionStore
-
             self._sessions = SessionStore(self.settings.home / "sessions.sqlite3")
         return self._sessions
 
-    @property
+    @cached_property
     def chat(self) -> ChatModel:
-        if self._chat is None:
-            self._chat = ChatModel(self.settings.llm)
-        return self._chat
+        return ChatModel(self.settings.llm)
 
-    @property
+    @cached_property
     def vectors(self) -> SentenceVectors:
-        if self._vectors is None:
-            self._vectors = SentenceVectors(self.library.embedder)
-        return self._vectors
+        return SentenceVectors(self.library.embedder)
 
     def resolve_engine(self, engine: str | None = None) -> str:
         """'llm' or 'extractive'; auto = llm when an endpoint or key is configured."""
@@ -169,26 +171,17 @@ class Assistant:
             turn = await asyncio.to_thread(self._prepare, question, k=k, engine=engine,
                                            session_id=session_id, history=history)
             if turn.engine == "llm" and turn.history:
-                try:
+                with self._fallback(turn):
                     await self._acondense(turn)
-                except LLMUnavailable as e:
-                    self._degrade(turn, e)
             yield await asyncio.to_thread(self._retrieve, turn)
             if turn.engine == "llm" and not turn.refused:
-                prompt = self._start_llm(turn)
-                usage: dict[str, int] = {}
-                deltas = self.chat.astream_chat(prompt.messages, usage=usage,
-                                                max_tokens=self.settings.llm.max_tokens)
-                try:
-                    async for delta in deltas:
-                        event = self._token(turn, delta)
-                        if event:
-                            yield event
-                    self._count_llm(turn, prompt.messages, usage)
-                except LLMUnavailable as e:
-                    self._degrade(turn, e)
-                finally:
-                    await deltas.aclose()
+                call = self._start_llm(turn)
+                with self._fallback(turn):
+                    async with aclosing(self.chat.astream_chat(**call)) as deltas:
+                        async for delta in deltas:
+                            if event := self._token(turn, delta):
+                                yield event
+                    self._count_llm(turn, call, "".join(turn.raw))
             if turn.engine != "llm" or turn.refused:
                 for event in await asyncio.to_thread(lambda: list(self._local(turn))):
                     yield event
@@ -223,57 +216,49 @@ class Assistant:
 
     def _events(self, turn: _Turn) -> Iterator[Event]:
         if turn.engine == "llm" and turn.history:
-            try:
+            with self._fallback(turn):
                 self._condense(turn)
-            except LLMUnavailable as e:
-                self._degrade(turn, e)
         yield self._retrieve(turn)
         if turn.engine == "llm" and not turn.refused:
-            prompt = self._start_llm(turn)
-            usage: dict[str, int] = {}
-            deltas = self.chat.stream_chat(prompt.messages, usage=usage,
-                                           max_tokens=self.settings.llm.max_tokens)
-            try:
-                for delta in deltas:
-                    event = self._token(turn, delta)
-                    if event:
-                        yield event
-                self._count_llm(turn, prompt.messages, usage)
-            except LLMUnavailable as e:
-                self._degrade(turn, e)
-            finally:
-                deltas.close()
+            call = self._start_llm(turn)
+            with self._fallback(turn):
+                with closing(self.chat.stream_chat(**call)) as deltas:
+                    for delta in deltas:
+                        if event := self._token(turn, delta):
+                            yield event
+                self._count_llm(turn, call, "".join(turn.raw))
         if turn.engine != "llm" or turn.refused:
             yield from self._local(turn)
         yield from self._finish(turn)
 
+    @contextmanager
+    def _fallback(self, turn: _Turn) -> Iterator[None]:
+        """Around an LLM request: if the endpoint fails, answer extractively (`_degrade`)."""
+        try:
+            yield
+        except LLMUnavailable as e:
+            self._degrade(turn, e)
+
     def _condense(self, turn: _Turn) -> None:
-        t0 = time.perf_counter()
-        messages = self._condense_messages(turn)
-        usage: dict[str, int] = {}
-        text = self.chat.complete(messages, max_tokens=CONDENSE_MAX_TOKENS, usage=usage)
-        self._set_standalone(turn, text, messages, usage, t0)
+        t0, call = time.perf_counter(), self._condense_call(turn)
+        self._set_standalone(turn, self.chat.complete(**call), call, t0)
 
     async def _acondense(self, turn: _Turn) -> None:
-        t0 = time.perf_counter()
-        messages = self._condense_messages(turn)
-        usage: dict[str, int] = {}
-        text = await self.chat.acomplete(messages, max_tokens=CONDENSE_MAX_TOKENS, usage=usage)
-        self._set_standalone(turn, text, messages, usage, t0)
+        t0, call = time.perf_counter(), self._condense_call(turn)
+        self._set_standalone(turn, await self.chat.acomplete(**call), call, t0)
 
-    def _condense_messages(self, turn: _Turn) -> budget.Messages:
-        return budget.condense_messages(turn.question, turn.history,
-                                        max_tokens=CONDENSE_MAX_TOKENS,
-                                        context_window=self.settings.llm.context_window)
+    def _condense_call(self, turn: _Turn) -> _LLMCall:
+        messages = budget.condense_messages(turn.question, turn.history,
+                                            max_tokens=CONDENSE_MAX_TOKENS,
+                                            context_window=self.settings.llm.context_window)
+        return _LLMCall(messages=messages, max_tokens=CONDENSE_MAX_TOKENS, usage={})
 
-    def _set_standalone(self, turn: _Turn, text: str, messages: budget.Messages,
-                        usage: dict[str, int], t0: float) -> None:
+    def _set_standalone(self, turn: _Turn, text: str, call: _LLMCall, t0: float) -> None:
         lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
         standalone = lines[0].removeprefix("Standalone question:").strip(" \"'") if lines \
             else ""
         turn.standalone = standalone or turn.question
-        turn.prompt_tokens += usage.get("prompt_tokens") or budget.messages_tokens(messages)
-        turn.completion_tokens += usage.get("completion_tokens") or count_tokens(text)
+        self._count_llm(turn, call, text)
         turn.timings["condense_ms"] = turn.since(t0)
 
     def _retrieve(self, turn: _Turn) -> Event:
@@ -294,18 +279,21 @@ class Assistant:
             {"n": i, "paper_id": h.paper_id, "title": h.title, "snippet": h.snippet,
              "score": round(h.score, 6)} for i, h in enumerate(turn.hits, 1)]})
 
-    def _start_llm(self, turn: _Turn) -> budget.Prompt:
+    def _start_llm(self, turn: _Turn) -> _LLMCall:
+        """The answer request: the prompt fitted to the window, its sources numbered."""
         llm = self.settings.llm
         prompt = budget.build_answer_prompt(turn.question, turn.hits, turn.history,
                                             max_tokens=llm.max_tokens,
                                             context_window=llm.context_window)
         turn.pool, turn.renum = prompt.sources, Renumberer(len(prompt.sources))
-        return prompt
+        return _LLMCall(messages=prompt.messages, max_tokens=llm.max_tokens, usage={})
 
-    def _count_llm(self, turn: _Turn, messages: budget.Messages, usage: dict[str, int]) -> None:
-        turn.prompt_tokens += usage.get("prompt_tokens") or budget.messages_tokens(messages)
-        turn.completion_tokens += (usage.get("completion_tokens")
-                                   or count_tokens("".join(turn.raw)))
+    def _count_llm(self, turn: _Turn, call: _LLMCall, reply: str) -> None:
+        """Add a request's tokens: as the server reported them, else counted here."""
+        usage = call["usage"]
+        turn.prompt_tokens += usage.get("prompt_tokens") or budget.messages_tokens(
+            call["messages"])
+        turn.completion_tokens += usage.get("completion_tokens") or count_tokens(reply)
 
     def _degrade(self, turn: _Turn, error: LLMUnavailable) -> None:
         """Fall back to the extractive engine, unless disabled or text was already sent."""

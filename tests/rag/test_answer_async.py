@@ -1,4 +1,5 @@
-"""astream: the same events as stream, real async HTTP, and cancellation closing the stream."""
+"""astream: the same events as stream, real async HTTP, and cancellation closing the stream
+(closing the sync stream too)."""
 
 from __future__ import annotations
 
@@ -94,4 +95,33 @@ async def test_task_cancel_closes_the_http_stream(make_assistant: Callable[..., 
     assert task.cancelled()
     assert "done" not in seen
     assert await asyncio.to_thread(fake_openai.wait_for, lambda: fake_openai.disconnects >= 1)
+    assert fake_openai.completed_streams == 0
+
+
+async def test_astream_cut_after_tokens_is_an_error_and_condense_failure_degrades(
+        make_assistant: Callable[..., Assistant], fake_openai: FakeOpenAI) -> None:
+    fake_openai.queue("Vision transformers are pretrained on many kinds of images [1].")
+    fake_openai.cut_stream_after = 3
+    cut = await _collect(make_assistant(llm__fallback_extractive=True), QUESTION)
+    assert "token" in [e.type for e in cut] and cut[-1].type == "error"
+    assert "broke off" in cut[-1].data["message"]
+    fake_openai.cut_stream_after = None
+    fake_openai.fail(503, times=10)
+    history = [{"role": "user", "content": "Which papers use raw audio?"},
+               {"role": "assistant", "content": "wav2vec does [1]."}]
+    degraded = await _collect(make_assistant(), "what error rate did they reach?",
+                              history=history)
+    assert degraded[-1].data["degraded"] is True and degraded[-1].data["engine"] == "extractive"
+
+
+def test_closing_the_sync_stream_closes_the_http_stream(
+        make_assistant: Callable[..., Assistant], fake_openai: FakeOpenAI) -> None:
+    fake_openai.chunk_delay = 0.05
+    fake_openai.queue(LONG_REPLY)
+    stream = make_assistant().stream(QUESTION)
+    for event in stream:
+        if event.type == "token":
+            break
+    stream.close()
+    assert fake_openai.wait_for(lambda: fake_openai.disconnects >= 1)
     assert fake_openai.completed_streams == 0
