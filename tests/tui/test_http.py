@@ -165,7 +165,7 @@ async def test_a_server_that_stalls_then_stops_mid_session(make_app, served, tmp
         assert any("did not answer in time" in t for t in toasts(app, "error"))
         assert screen.prompt.text == "and which are about speech?"
         assert screen.prompt.has_focus and not screen.prompt.disabled
-        assert screen.status_bar.engine_text.startswith("not ready:")
+        assert screen.status_bar.engine_text == f"not ready: no answer from {served.url}"
 
         served.resume()  # the same prompt, sent again, is answered; the status comes back
         await pilot.press("enter")

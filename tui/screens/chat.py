@@ -177,7 +177,7 @@ class ChatScreen(Screen[None]):
             record.error = str(e)
             if isinstance(e, ServerUnavailable):  # check readiness again before the next one
                 self.client_status = None
-                self.status_bar.set_unavailable(str(e))
+                self.status_bar.set_unavailable(f"no answer from {self.client.where}")
         except NoMatches:
             raise
         except Exception as e:  # the edge: a bug must not take the screen down
