@@ -7,7 +7,11 @@
 - While writing, the collection carries an `ingest` marker. A killed ingest leaves it; the
   next open re-syncs the keyword index with Chroma, and the next ingest finds the papers
   whose hash or chunk count is off and writes them again.
-- `--rebuild` fills a side collection and swaps it in only when complete.
+- `--rebuild` fills a side collection and swaps it in only when complete: the live one is
+  renamed `<name>__old`, the new one renamed `<name>`, then the old one dropped. Readers
+  holding the old collection keep reading it until the drop, then resolve the name again
+  (rag/store.py); one opening between the two renames reads `<name>__old`. A kill between
+  steps is finished by `recover_interrupted_rebuild` at the next open.
 - The cost follows what is written, not the collection size: stored versions are looked up
   for the given papers only (unless they are most of the collection, or --prune needs all),
   replaced versions are deleted by id, the keyword index gets one new segment for the new
@@ -115,10 +119,7 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
         target.delete_versions({pid: existing[pid] for pid in to_remove})
 
     if rebuild:
-        target._set_metadata(rebuild_complete=True)
-        live.drop()
-        target.rename(name)
-        target._set_metadata(rebuild_complete=None)
+        _swap_in(lib, target, name)
 
     keyword = base.updated(added, remove_papers={p.id for p in todo} | set(to_remove))
     if dirty or len(keyword) != target.count_chunks():
@@ -154,15 +155,35 @@ def _identity(lib: Library) -> tuple[str, int]:
     return embedder_identity(lib.settings)
 
 
-def recover_interrupted_rebuild(store_client: object, name: str) -> None:
-    """If a rebuild was killed between dropping the old collection and renaming the new one,
-    finish the rename so the collection is found again."""
-    from rag.store import ChromaStore
+def _swap_in(lib: Library, target: ChromaStore, name: str) -> None:
+    """Make the complete `target` the collection called `name`; see the module docstring."""
+    from rag.store import OLD_SUFFIX, ChromaStore
 
-    live = ChromaStore(store_client, name)
-    if live.exists:
-        return
-    side = ChromaStore(store_client, name + REBUILD_SUFFIX)
-    if side.exists and side.metadata().get("rebuild_complete"):
-        side.rename(name)
-        side._set_metadata(rebuild_complete=None)
+    target._set_metadata(rebuild_complete=True)
+    old = ChromaStore(lib._client, name + OLD_SUFFIX)
+    old.drop()  # leftovers of a killed swap
+    current = ChromaStore(lib._client, name)  # not lib.store: readers keep using that one
+    if current.present:
+        current.rename(old.name)
+    target.rename(name)
+    old.drop()
+    target._set_metadata(rebuild_complete=None)
+
+
+def recover_interrupted_rebuild(store_client: object, name: str) -> None:
+    """Finish a `--rebuild` swap killed between its steps (see `_swap_in`): the complete
+    new collection takes the name, the old one is dropped. Should the name be free with no
+    complete new collection, the old one gets its name back."""
+    from rag.store import OLD_SUFFIX, ChromaStore
+
+    live, old, side = (ChromaStore(store_client, name + suffix)
+                       for suffix in ("", OLD_SUFFIX, REBUILD_SUFFIX))
+    if not live.present:
+        if side.present and side.metadata().get("rebuild_complete"):
+            side.rename(name)
+            side._set_metadata(rebuild_complete=None)
+        elif old.present:
+            old.rename(name)
+            return
+    if old.present:
+        old.drop()
