@@ -456,6 +456,29 @@ class KeywordIndex:
         return self.updated(builder, remove_chunks=extra)
 
     # -- search ----------------------------------------------------------------------------
+    def _live_postings(self, tid: int) -> tuple[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+        """(live chunks containing term `tid`, [(part index, rows, term frequencies)])."""
+        found_parts, df = [], 0
+        for pi, part in enumerate(self._parts):
+            found = part.seg.postings(tid)
+            if found is None:
+                continue
+            rows, tfs = found
+            if part.dead is not None:
+                keep = ~part.dead[rows]
+                rows, tfs = rows[keep], tfs[keep]
+            if len(rows):
+                found_parts.append((pi, rows, tfs))
+                df += len(rows)
+        return df, found_parts
+
+    def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """Live chunks containing each stemmed term (`query_terms`); 0: the collection never
+        uses it. The vocabulary keeps terms of removed chunks, so membership is not enough."""
+        ids = self._vocab.ids
+        return {t: 0 if (tid := ids.get(t)) is None else self._live_postings(tid)[0]
+                for t in dict.fromkeys(terms)}
+
     def search(self, query: str, n: int) -> list[KeywordHit]:
         """Top-n chunks by BM25; chunks scoring 0 (no shared term) are left out."""
         if not self._live or n <= 0:
@@ -465,21 +488,7 @@ class KeywordIndex:
         if not tokens:
             return []
         n_docs, avg_len = self._live, self._live_length / self._live
-        postings: dict[int, tuple[int, list[tuple[int, np.ndarray, np.ndarray]]]] = {}
-        for tid in dict.fromkeys(tokens):
-            found_parts, df = [], 0
-            for pi, part in enumerate(self._parts):
-                found = part.seg.postings(tid)
-                if found is None:
-                    continue
-                rows, tfs = found
-                if part.dead is not None:
-                    keep = ~part.dead[rows]
-                    rows, tfs = rows[keep], tfs[keep]
-                if len(rows):
-                    found_parts.append((pi, rows, tfs))
-                    df += len(rows)
-            postings[tid] = (df, found_parts)
+        postings = {tid: self._live_postings(tid) for tid in dict.fromkeys(tokens)}
         scores: dict[int, np.ndarray] = {}
         # Same arithmetic, dtypes and order of additions as bm25s (lucene): float64 per
         # posting, stored as float32, summed in float32 one query token after the other.

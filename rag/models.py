@@ -74,6 +74,9 @@ class SearchResponse:
     timings: dict[str, float] = field(default_factory=dict)
     top_cosine: float | None = None  # best dense cosine among candidates (refusal signal)
     top_bm25: float = 0.0  # best BM25 score among candidates (refusal signal)
+    # Live chunks containing each query term (BM25 stems); 0 = a term the collection never
+    # uses (refusal signal). None when the producer has no keyword index.
+    term_df: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"query": self.query, "results": [h.to_json() for h in self.results],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from rag.chunking import chunk_body
 from rag.fusion import rrf_fusion, zscore_fusion
+from rag.keyword import query_terms
 from rag.models import SearchHit, SearchResponse
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
     response = SearchResponse(query, hits, timings)
     response.top_cosine = top_cosine
     response.top_bm25 = max(bm25.values(), default=0.0)
+    response.term_df = keyword.document_frequencies(query_terms(query))
     return response
 
 
