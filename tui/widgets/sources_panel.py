@@ -3,6 +3,8 @@ ones; weakly supported answer sentences are listed with a warning."""
 
 from __future__ import annotations
 
+import re
+
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
@@ -10,6 +12,8 @@ from textual.widgets import Static
 
 from tui.records import AnswerRecord
 from tui.widgets.source_item import PaperLoader, SourceItem
+
+_EMPHASIS = re.compile(r"\*\*|`")
 
 
 class SourcesPanel(VerticalScroll):
@@ -60,5 +64,6 @@ class SourcesPanel(VerticalScroll):
 
 def _unsupported(sentences: list[str]) -> Content:
     lines = [Content.from_markup("[b $warning]⚠ Weakly supported sentences")]
-    lines += [Content.from_markup("[$warning]• $s", s=s) for s in sentences]
+    # Shown as plain text: drop the Markdown emphasis an LLM answer's sentences carry.
+    lines += [Content.from_markup("[$warning]• $s", s=_EMPHASIS.sub("", s)) for s in sentences]
     return Content("\n").join(lines)
