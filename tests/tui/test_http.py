@@ -17,6 +17,7 @@ from rag.settings import Settings
 from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
 from tests.tui.test_sessions import open_sessions
 from tests.utils.chroma_server import free_port, stop_process, wait_until_ready
+from tests.utils.fake_openai import FakeOpenAI, fake_openai_server
 from tui.client import HttpClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,13 +57,10 @@ class Served:
         os.kill(self.proc.pid, signal.SIGCONT)
 
 
-@pytest.fixture
-def served(bundled_fake_home: Path, tmp_path: Path) -> Iterator[Served]:
-    """`paperchat serve` in a subprocess over a copy of the bundled collection (fake embedder)."""
-    home = shutil.copytree(bundled_fake_home, tmp_path / "server-home")
+def serve(home: Path, log: Path, **env: str) -> Iterator[Served]:
+    """`paperchat serve` in a subprocess over `home` (fake embedder), stopped afterwards."""
     port = free_port()
-    env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake"}
-    log = tmp_path / "serve.log"
+    env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake", **env}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "paperchat", "serve", "--host", "127.0.0.1", "--port",
@@ -79,6 +77,31 @@ def served(bundled_fake_home: Path, tmp_path: Path) -> Iterator[Served]:
         if proc.poll() is None:
             server.resume()
         stop_process(proc)
+
+
+@pytest.fixture
+def served(bundled_fake_home: Path, tmp_path: Path) -> Iterator[Served]:
+    """A real server over a copy of the bundled collection, extractive engine."""
+    home = shutil.copytree(bundled_fake_home, tmp_path / "server-home")
+    yield from serve(home, tmp_path / "serve.log")
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    """An OpenAI-compatible endpoint that streams a long reply slowly."""
+    reply = " ".join(["Graph pretraining transfers across molecules [1]."] * 60)
+    with fake_openai_server(default_reply=reply) as fake:
+        fake.chunk_delay = 0.05
+        yield fake
+
+
+@pytest.fixture
+def served_llm(bundled_fake_home: Path, tmp_path: Path, llm: FakeOpenAI) -> Iterator[Served]:
+    """A real server whose llm engine streams from `llm`."""
+    home = shutil.copytree(bundled_fake_home, tmp_path / "server-home")
+    yield from serve(home, tmp_path / "serve.log", PAPERCHAT_LLM_BASE_URL=llm.base_url,
+                     PAPERCHAT_LLM_API_KEY="test-key", PAPERCHAT_LLM_MODEL="fake-model",
+                     PAPERCHAT_LLM_MAX_RETRIES="0")
 
 
 async def test_same_flow_against_a_real_server(make_app, served, tmp_path) -> None:
@@ -182,3 +205,25 @@ async def test_a_server_that_stalls_then_stops_mid_session(make_app, served, tmp
         assert any("cannot reach" in t for t in toasts(app, "error"))
         assert screen.prompt.text == "still there?"
         assert app.is_running
+
+
+async def test_escape_against_a_real_server_stops_the_llm_stream(make_app, served_llm, llm,
+                                                                 tmp_path) -> None:
+    client = HttpClient(served_llm.url, Settings(home=tmp_path / "client-home"))
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await ready(pilot)
+        assert screen.status_bar.engine_text.startswith("llm · fake-model · 119 papers")
+        screen = await ask(pilot, "Which papers pretrain graph networks?", wait=False)
+        view = screen.conversation.answers[0]
+        await wait_for(pilot, lambda: "[1]" in view.markdown.source)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.answering)
+        await pilot.pause()
+        assert view.record.cancelled and not view.record.done
+        assert screen.prompt.text == "Which papers pretrain graph networks?"
+        assert screen.prompt.has_focus
+        # The server saw the client go and closed its stream to the LLM.
+        assert llm.wait_for(lambda: llm.disconnects == 1, timeout=10)
+        assert llm.completed_streams == 0
+        assert await client.list_sessions() == []  # the unanswered session is not left behind
