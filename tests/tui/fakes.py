@@ -73,7 +73,7 @@ class FakeClient:
     def __init__(self, events: list[Event] | None = None, *, delay: float = 0.0,
                  gate: asyncio.Event | None = None, fail_start: Exception | None = None,
                  fail_ask: PaperchatError | None = None, papers: int = 119,
-                 gate_after: int = 1) -> None:
+                 gate_after: int = 1, start_gate: asyncio.Event | None = None) -> None:
         self.events = events if events is not None else script()
         self.delay = delay
         self.gate = gate
@@ -81,6 +81,7 @@ class FakeClient:
         self.fail_ask = fail_ask
         self.papers = papers
         self.gate_after = gate_after
+        self.start_gate = start_gate  # start() waits for it: the engine is still loading
         self.sessions: dict[str, Session] = {}
         self.asked: list[tuple[str, str | None]] = []
         self.closed_streams = 0
@@ -88,6 +89,8 @@ class FakeClient:
         self._ids = itertools.count(1)
 
     async def start(self, progress: Any = None) -> ClientStatus:
+        if self.start_gate is not None:
+            await self.start_gate.wait()
         if self.fail_start:
             raise self.fail_start
         return ClientStatus("extractive", "fake-hashing-384", self.papers, self.where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from rag.answer.events import Event
-from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
+from tests.tui.conftest import SIZE, ask, chat, ready, toasts, wait_for
 from tests.tui.fakes import ANSWER, LLM_DOWN, FakeClient, script
 from tui.widgets.answer_view import AnswerView
 from tui.widgets.user_message import UserMessage
@@ -178,6 +178,25 @@ async def test_load_failure_is_reported_and_a_question_fails_cleanly(make_app) -
         assert len([t for t in toasts(app, "error") if "embedding model" in t]) == 2
         assert screen.prompt.text == "anything?"
         assert app.is_running
+
+
+async def test_a_question_sent_while_loading_is_kept_until_the_engine_is_ready(make_app
+                                                                                ) -> None:
+    loaded = asyncio.Event()
+    client = FakeClient(start_gate=loaded)
+    app = make_app(client)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = chat(app)
+        await wait_for(pilot, lambda: screen.status_bar.busy)  # first paint, then loading
+        assert "loading" in screen.status_bar.activity
+        await pilot.press(*"early question", "enter")
+        assert any("Still loading" in t for t in toasts(app, "warning"))
+        assert screen.prompt.text == "early question" and client.asked == []
+        loaded.set()
+        await ready(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(client.asked) and not screen.answering)
+        assert client.asked[0][0] == "early question"
 
 
 async def test_an_unexpected_load_failure_is_reported_not_a_crash(make_app) -> None:
