@@ -12,6 +12,8 @@
   holding the old collection keep reading it until the drop, then resolve the name again
   (rag/store.py); one opening between the two renames reads `<name>__old`. A kill between
   steps is finished by `recover_interrupted_rebuild` at the next open.
+- A finished write records its token as the collection's `generation`, by which other
+  processes notice it (rag/library.py re-opens its keyword index).
 - The cost follows what is written, not the collection size: stored versions are looked up
   for the given papers only (unless they are most of the collection, or --prune needs all),
   replaced versions are deleted by id, the keyword index gets one new segment for the new
@@ -95,7 +97,8 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
     added = base.builder()
     embedder = lib.embedder if todo else None
     name_dim = (embedder.name, embedder.dimension) if embedder else _identity(lib)
-    target.begin_write(name_dim[0], name_dim[1], uuid.uuid4().hex)
+    token = uuid.uuid4().hex
+    target.begin_write(name_dim[0], name_dim[1], token)
     if progress:
         progress(0, len(todo))
     if todo:
@@ -129,8 +132,9 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
         report.papers = papers_before + report.added - report.removed
     else:
         report.papers = target.count_papers()
-    target.end_write(report.papers)  # after the keyword index: a kill before forces a re-sync
-    lib._replace_parts(target if rebuild else None, keyword)
+    # After the keyword index: a kill before forces a re-sync.
+    target.end_write(report.papers, generation=token)
+    lib._replace_parts(target if rebuild else None, keyword, token)
 
     report.chunks = target.count_chunks()
     report.seconds = time.perf_counter() - t0

@@ -2,6 +2,11 @@
 
 Front ends build one `Library` per process and call `search`, `ingest`, `papers`.
 Everything heavy (chromadb, the embedding model, llama-index) loads on first use.
+
+Another process may ingest meanwhile (`paperchat ingest` beside `paperchat serve`). Chroma
+reads see its writes at once; the keyword index is in memory, so a search checks, at most
+every FRESHNESS_S seconds, whether the collection's `generation` (the token of the last
+finished write) changed since the index was opened, and if so re-opens it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 MODES = ("default", "bm25", "dense", "rrf", "zscore")
+FRESHNESS_S = 1.0  # a search looks for other processes' writes at most this often
 
 
 def embedder_identity(settings: Settings) -> tuple[str, int]:
@@ -46,8 +52,10 @@ class Library:
         self._client = client
         self._store: ChromaStore | None = None
         self._keyword: KeywordIndex | None = None
+        self._generation: str | None = None  # the write the keyword index reflects
+        self._checked = 0.0  # time.monotonic() of the last generation check
         self._lock = threading.RLock()  # guards lazy initialisation
-        self._write_lock = threading.Lock()  # one ingest at a time
+        self._write_lock = threading.Lock()  # one ingest or keyword re-open at a time
 
     # -- parts ----------------------------------------------------------------
     @property
@@ -85,20 +93,44 @@ class Library:
         if self._keyword is None:
             with self._lock:
                 if self._keyword is None:
-                    self._keyword = self._open_keyword()
+                    self._generation = self.store.generation()  # before reading: a write
+                    self._keyword = self._open_keyword()  # meanwhile shows as a change
+                    self._checked = time.monotonic()
         return self._keyword
+
+    def _fresh_keyword(self) -> KeywordIndex:
+        """The keyword index, re-opened first if another process finished a write since it
+        was opened. Checked at most every FRESHNESS_S seconds (one metadata read), by one
+        thread while no ingest runs here; the others go on with the current index."""
+        keyword = self.keyword
+        now = time.monotonic()
+        if now - self._checked < FRESHNESS_S or not self._write_lock.acquire(blocking=False):
+            return keyword
+        try:
+            self._checked = now
+            generation = self.store.generation()
+            if generation != self._generation:
+                keyword = self._open_keyword(keyword)
+                self._keyword, self._generation = keyword, generation
+            return keyword
+        finally:
+            self._write_lock.release()
 
     def _keyword_dir(self) -> Any:
         if self.settings.chroma_url:
             return None  # server mode: the keyword index is rebuilt from Chroma in memory
         return self.settings.home / "keyword" / self.settings.collection
 
-    def _open_keyword(self) -> KeywordIndex:
+    def _open_keyword(self, current: KeywordIndex | None = None) -> KeywordIndex:
+        """Load the index from disk and sync it with Chroma; without a readable one on disk
+        (in server mode there is none), sync `current` or else rebuild from Chroma."""
         from rag.keyword import KeywordIndex
 
         index = KeywordIndex(self._keyword_dir())
         store = self.store
         if not index.load():
+            if current is not None:
+                return current.synced(store)  # reads only the chunks that differ
             index.rebuild(store.iter_chunks())
         elif store.write_in_progress or len(index) != store.count_chunks():
             index = index.synced(store)  # reads only the chunks that differ
@@ -156,7 +188,7 @@ class Library:
         self.check_embedder()
         # The keyword index object is replaced (never mutated) by an ingest, so a search
         # that started before the swap finishes on the old one.
-        response = hybrid_search(self, self.keyword, query, k, mode)
+        response = hybrid_search(self, self._fresh_keyword(), query, k, mode)
         response.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return response
 
@@ -169,8 +201,11 @@ class Library:
         with self._write_lock:
             return run_ingest(self, papers, prune=prune, rebuild=rebuild, progress=progress)
 
-    def _replace_parts(self, store: ChromaStore | None, keyword: KeywordIndex) -> None:
-        """Called by the indexer after writing: publish the new keyword index (and store)."""
+    def _replace_parts(self, store: ChromaStore | None, keyword: KeywordIndex,
+                       generation: str) -> None:
+        """Called by the indexer after writing: publish the new keyword index (and store),
+        and the generation it wrote, so this write triggers no re-open here."""
         if store is not None:
             self._store = store
-        self._keyword = keyword
+        self._keyword, self._generation = keyword, generation
+        self._checked = time.monotonic()
