@@ -8,7 +8,8 @@ Layout of one collection:
   that is set while an ingest is writing (a killed ingest leaves it behind, which tells the
   next open to re-sync the keyword index with what Chroma holds); a finished ingest also
   records the paper count together with the chunk count it belongs to, so counting papers
-  needs no scan while nothing else has written since.
+  needs no scan while nothing else has written since, and its token as `generation`, by
+  which other processes notice the write.
 
 Reads that run per query or per ingest go by record id (`<paper_id>#<hash>#<i>`), never by
 scanning metadata: at 100k papers a metadata `where` costs ~0.1-1 s, an id lookup ~1 ms.
@@ -102,8 +103,8 @@ def _heartbeat(base_url: str, timeout: float) -> None:
 
 def _bound_requests(client: Any, timeout: float) -> None:
     """Give the client's HTTP session a timeout. chromadb 1.5 builds it with timeout=None and
-    has no setting for it (chromadb/api/fastapi.py), so set it on
-    the session; tests/reliability/test_chroma_restart.py fails if this stops working."""
+    has no setting for it (chromadb/api/fastapi.py), so it is set on the session;
+    tests/reliability/test_chroma_restart.py fails if this stops working."""
     import httpx
 
     session = getattr(getattr(client, "_server", None), "_session", None)
