@@ -14,7 +14,6 @@ from rag.errors import PaperchatError
 from rag.library import Library
 from rag.sessions import SessionStore
 from rag.settings import Settings
-from server.store_guard import ServedLibrary
 
 log = logging.getLogger("paperchat.server")
 
@@ -49,7 +48,7 @@ def warm_up(library: Library) -> str | None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the Library, SessionStore and Assistant from `app.state.settings`."""
     settings: Settings = app.state.settings
-    library = ServedLibrary(settings)
+    library = Library(settings)
     sessions = SessionStore(settings.home / "sessions.sqlite3")
     app.state.library = library
     app.state.sessions = sessions
