@@ -91,6 +91,8 @@ class AnswerSettings(_Section):
     max_sentences: int = Field(6, ge=1, le=30, description="Extractive answer length.")
     support_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Answer sentences "
                                      "whose best cosine to a cited source is below are flagged.")
+    history_messages: int = Field(20, ge=2, le=1000, description="Stored messages of a chat "
+                                  "session read for a follow-up turn (the latest ones).")
 
 
 class ServerSettings(_Section):

@@ -36,10 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 ENGINES = ("auto", "llm", "extractive")
 MAX_K = 20
-# Stored messages a session turn reads (newest last). The extractive condense uses the last
-# answer and two questions; the llm prompts keep what fits the window from these. Reading a
-# fixed number keeps a turn's cost flat however long the session has grown.
-SESSION_HISTORY_MESSAGES = 20
 
 
 class Searchable(Protocol):
@@ -202,8 +198,11 @@ class Assistant:
             raise InputError(f"k must be between 1 and {MAX_K}, got {k}")
         resolved = self.resolve_engine(engine)
         if history is None and session_id:
-            history = session_history(self.sessions.recent(session_id,
-                                                           SESSION_HISTORY_MESSAGES))
+            # Only the latest messages (settings.answer.history_messages): the extractive
+            # condense uses the last answer and two questions, the llm prompts keep what fits
+            # the window, and a turn's cost stays flat however long the session grows.
+            history = session_history(self.sessions.recent(
+                session_id, self.settings.answer.history_messages))
         turns = _check_history(history or [])
         if resolved == "llm" and turns:  # don't spend a condense call on an empty collection
             self._check_not_empty()

@@ -9,13 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.answer.service import SESSION_HISTORY_MESSAGES, Assistant
+from rag.answer.service import Assistant
 from rag.sessions import SessionStore
+from rag.settings import AnswerSettings
 from tests.rag.conftest import ANSWER_PAPERS
 from tests.utils.fake_openai import FakeOpenAI
 
 VISION_Q = "Which papers pretrain vision transformers, and on what images?"
 MAE, MEDVIT, PROTEIN = ANSWER_PAPERS[0], ANSWER_PAPERS[2], ANSWER_PAPERS[4]
+
+SESSION_HISTORY_MESSAGES = AnswerSettings().history_messages  # the default
 
 
 class CountingStore(SessionStore):
