@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from rag.errors import IngestError
+from rag.errors import CollectionError, IngestError
 from rag.models import IngestReport, Paper
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
         target.delete_versions({pid: existing[pid] for pid in to_remove})
 
     if rebuild:
-        _swap_in(lib, target, name)
+        _swap_in(lib, target, name, token)
 
     keyword = base.updated(added, remove_papers={p.id for p in todo} | set(to_remove))
     if dirty or len(keyword) != target.count_chunks():
@@ -159,7 +159,7 @@ def _identity(lib: Library) -> tuple[str, int]:
     return embedder_identity(lib.settings)
 
 
-def _swap_in(lib: Library, target: ChromaStore, name: str) -> None:
+def _swap_in(lib: Library, target: ChromaStore, name: str, token: str) -> None:
     """Make the complete `target` the collection called `name`; see the module docstring."""
     from rag.store import OLD_SUFFIX, ChromaStore
 
@@ -169,7 +169,15 @@ def _swap_in(lib: Library, target: ChromaStore, name: str) -> None:
     current = ChromaStore(lib._client, name)  # not lib.store: readers keep using that one
     if current.present:
         current.rename(old.name)
-    target.rename(name)
+    try:
+        target.rename(name)
+    except CollectionError:
+        # A process that opened the library between the two renames took it for a killed
+        # swap and finished it (recover_interrupted_rebuild): our collection, still marked
+        # with this write's token, already has the name.
+        if target.present or ChromaStore(lib._client, name).metadata().get("ingest") != token:
+            raise
+        target.name, target._col = name, None
     old.drop()
     target._set_metadata(rebuild_complete=None)
 

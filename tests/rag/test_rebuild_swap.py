@@ -139,3 +139,30 @@ def test_a_rebuild_killed_at_each_step_of_the_swap_is_recovered(
     # A later rebuild works from whatever was left.
     assert lib.ingest(new, rebuild=True).papers == 11
     assert {c.name for c in lib._client.list_collections()} == {"papers"}
+
+
+def test_a_library_opened_between_the_two_renames_does_not_fail_the_rebuild(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The opener takes the moment for a killed swap and finishes it; the rebuild, whose
+    collection then already has the name, completes instead of failing on its own rename."""
+    old, new = make_papers(8, prefix="old"), make_papers(11, prefix="new")
+    Library(settings).ingest(old)
+    real_rename = ChromaStore.rename
+    opened: list[Library] = []
+
+    def rename(self: ChromaStore, new_name: str) -> None:
+        real_rename(self, new_name)
+        if new_name.endswith("__old") and not opened:  # between the two renames
+            opened.append(Library(settings))
+            assert opened[0].count() == len(new)  # it finished the swap on opening
+
+    monkeypatch.setattr(ChromaStore, "rename", rename)
+    report = Library(settings).ingest(new, rebuild=True)
+    monkeypatch.undo()
+
+    assert opened and report.papers == len(new)
+    lib = Library(settings)
+    assert {p.id for p in lib.papers()} == {p.id for p in new}
+    assert not lib.store.write_in_progress
+    names = {c.name for c in lib._client.list_collections()}
+    assert names == {"papers"}, names
