@@ -10,8 +10,9 @@
 - `--rebuild` fills a side collection and swaps it in only when complete: the live one is
   renamed `<name>__old`, the new one renamed `<name>`, then the old one dropped. Readers
   holding the old collection keep reading it until the drop, then resolve the name again
-  (rag/store.py); one opening between the two renames reads `<name>__old`. A kill between
-  steps is finished by `recover_interrupted_rebuild` at the next open.
+  (rag/store.py); a reader resolving the name between the two renames reads `<name>__old`.
+  A kill between steps is finished by `recover_interrupted_rebuild` at the next open (a
+  Library opened between the renames does that too; the rebuild then carries on).
 - A finished write records its token as the collection's `generation`, by which other
   processes notice it (rag/library.py re-opens its keyword index).
 - The cost follows what is written, not the collection size: stored versions are looked up
