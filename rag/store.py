@@ -187,7 +187,12 @@ class ChromaStore:
             return op(col)
         except Exception as e:
             if not (retry and _is_missing(e)):
-                raise self._error(e) from e
+                err = self._error(e)
+                if isinstance(err, StoreUnavailable):
+                    # Resolve again next time: while the server stays down that fails at
+                    # once, before a caller spends time (embedding a query) on a doomed call.
+                    self._col = None
+                raise err from e
         self._col = None
         return self._call(op, default, create=create, retry=False)
 

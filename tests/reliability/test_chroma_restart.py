@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -178,3 +179,35 @@ def test_a_stalled_chroma_fails_fast_instead_of_hanging(tmp_path: Path) -> None:
     assert opening[0], "opening a Library on a stalled Chroma was still waiting after 6 s"
     assert isinstance(search[2], StoreUnavailable), search
     assert isinstance(opening[2], StoreUnavailable), opening
+
+
+def test_while_chroma_is_down_searches_fail_before_embedding_the_query(tmp_path: Path) -> None:
+    """After the first failure the store resolves its collection again on the next call,
+    which fails at once: an outage costs no model time per request, and the first request
+    after a restart gets a fresh handle."""
+    chroma = ChromaProcess(tmp_path / "chroma").start()
+    try:
+        lib = Library(_settings(tmp_path, chroma))
+        lib.ingest(make_papers(12))
+        lib.search("protein language model", 3)
+        embedded: list[str] = []
+        real_embed = lib.embedder.embed_query
+
+        def counting(text: str) -> Any:
+            embedded.append(text)
+            return real_embed(text)
+
+        lib.embedder.embed_query = counting  # type: ignore[method-assign]
+        chroma.kill()
+        for i in range(5):
+            try:
+                lib.search(f"protein language model {i}", 3)
+            except StoreUnavailable:
+                pass
+            else:
+                raise AssertionError("a search succeeded with Chroma down")
+        assert len(embedded) <= 1, embedded  # only the call that found the server gone
+        chroma.start()
+        assert lib.search("protein language model", 3).results
+    finally:
+        chroma.stop()
