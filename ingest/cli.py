@@ -34,8 +34,10 @@ def ingest_command(
     settings = load_settings(collection=collection)
     library = Library(settings)
     with progress_bar("Embedding papers", enabled=interactive() and not as_json) as bar:
-        report = ingest_paths(library, paths or [], format=format, prune=prune,
-                              rebuild=rebuild, progress=bar)
+        report = ingest_paths(
+            library, paths or [], format=format, prune=prune, rebuild=rebuild, progress=bar,
+            on_wait=lambda: err(f"waiting for another ingest into '{settings.collection}' to "
+                                f"finish (at most {settings.ingest_wait:.0f} s)..."))
     for warning in report.warnings:
         err(f"warning: {warning}")
     if as_json:

@@ -13,14 +13,16 @@ if TYPE_CHECKING:
 
 def ingest_paths(library: Library, paths: Sequence[Path], *, format: str | None = None,
                  prune: bool = False, rebuild: bool = False,
-                 progress: Callable[[int, int], None] | None = None) -> IngestReport:
+                 progress: Callable[[int, int], None] | None = None,
+                 on_wait: Callable[[], None] | None = None) -> IngestReport:
     """Parse and validate every file (nothing is written if one is malformed), then ingest."""
     from ingest.bundled import bundled_collection_path
     from ingest.parsers import parse_files
 
     files = list(paths) or [bundled_collection_path()]
     parsed = parse_files(files, format=format)
-    report = library.ingest(parsed.papers, prune=prune, rebuild=rebuild, progress=progress)
+    report = library.ingest(parsed.papers, prune=prune, rebuild=rebuild, progress=progress,
+                            on_wait=on_wait)
     report.duplicates = parsed.duplicates
     report.warnings = list(parsed.warnings)
     return report

@@ -53,6 +53,13 @@ class IngestError(PaperchatError):
     exit_code = 3
 
 
+class IngestBusy(IngestError):
+    """Another ingest into the same collection holds the write lock; nothing was written."""
+
+    code = "ingest_busy"
+    exit_code = 7
+
+
 class CollectionError(PaperchatError):
     """The collection or store cannot be opened or used."""
 

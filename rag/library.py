@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import InputError, NotFoundError
+from rag.errors import IngestBusy, InputError, NotFoundError
 from rag.models import IngestReport, Paper, SearchResponse
 
 if TYPE_CHECKING:
@@ -194,12 +194,40 @@ class Library:
 
     # -- writes ---------------------------------------------------------------
     def ingest(self, papers: Sequence[Paper], *, prune: bool = False, rebuild: bool = False,
-               progress: Progress | None = None) -> IngestReport:
-        """Bring the collection in line with `papers` (see rag/indexer.py)."""
+               progress: Progress | None = None, wait: float | None = None,
+               on_wait: Callable[[], None] | None = None) -> IngestReport:
+        """Bring the collection in line with `papers` (see rag/indexer.py).
+
+        One writer per collection: threads of this process queue on a lock; other processes
+        on this machine (a CLI ingest while the server ingests) wait for the lock file
+        `<home>/locks/<collection>.lock` up to `wait` seconds (default settings.ingest_wait),
+        calling `on_wait` once if they have to wait, then raise IngestBusy."""
+        from filelock import FileLock, Timeout
+
         from rag.indexer import run_ingest
 
+        wait = self.settings.ingest_wait if wait is None else wait
+        lock_dir = self.settings.home / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(lock_dir / f"{self.settings.collection}.lock")
         with self._write_lock:
-            return run_ingest(self, papers, prune=prune, rebuild=rebuild, progress=progress)
+            try:
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    if on_wait is not None and wait > 0:
+                        on_wait()
+                    lock.acquire(timeout=wait)
+            except Timeout:
+                raise IngestBusy(
+                    f"another ingest into collection '{self.settings.collection}' is running "
+                    f"(lock {lock.lock_file}); nothing was written. Try again when it has "
+                    "finished") from None
+            try:
+                return run_ingest(self, papers, prune=prune, rebuild=rebuild,
+                                  progress=progress)
+            finally:
+                lock.release()
 
     def _replace_parts(self, store: ChromaStore | None, keyword: KeywordIndex,
                        generation: str) -> None:

@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_timeout: float = Field(10.0, gt=0, description="Seconds before one request to the "
                                   "Chroma server fails (store_unavailable).")
+    ingest_wait: float = Field(600.0, ge=0, description="Seconds an ingest waits for another "
+                               "process's ingest into the same collection before giving up.")
     api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes.")
     admin_key: SecretStr | None = Field(None, description="Bearer key for POST /v1/ingest.")
     embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]

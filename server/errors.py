@@ -22,6 +22,7 @@ from rag.errors import (
     CollectionError,
     ConfigError,
     EmbedderError,
+    IngestBusy,
     IngestError,
     InputError,
     LLMUnavailable,
@@ -41,6 +42,7 @@ _MAP: list[tuple[type[PaperchatError], int, str | None]] = [
     (LLMUnavailable, 503, "the language model endpoint is unavailable; try again later"),
     (EmbedderError, 503, "the embedding model is unavailable"),
     (CollectionError, 503, "the paper index is unavailable"),
+    (IngestBusy, 409, None),
     (IngestError, 500, "ingest failed; the previous index is unchanged"),
     (ConfigError, 500, "the server is misconfigured"),
 ]

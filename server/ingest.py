@@ -61,7 +61,9 @@ async def ingest(
     parsed = await run_in_threadpool(lambda: parse_text(text, format=fmt, source=source))
     # No `rebuild` over HTTP: it only matters after changing the embedding model, which
     # needs a restart anyway, and its collection swap is not yet safe for concurrent reads.
-    report = await run_in_threadpool(lambda: library.ingest(parsed.papers, prune=prune))
+    # Another process's ingest (the CLI) holds the collection: 409 at once rather than a
+    # request hanging for minutes; ingests of this server queue on the in-process lock.
+    report = await run_in_threadpool(lambda: library.ingest(parsed.papers, prune=prune, wait=0))
     return {**report.to_json(), "duplicates": parsed.duplicates,
             "warnings": list(parsed.warnings)}
 

@@ -13,9 +13,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, home: Path, check: bool = True, extra: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), **(extra or {})}
     proc = subprocess.run([sys.executable, "-m", "paperchat", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     if check:

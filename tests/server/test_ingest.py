@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from ingest.bundled import bundled_collection_path
+from rag.settings import Settings
 from tests.server.conftest import ADMIN_KEY, API_KEY, MakeClient, assert_error
 
 NEW = [{"id": "cats1", "title": "Feline vocal communication",
@@ -122,3 +123,15 @@ def test_prune_to_papers_without_indexable_words(make_client: MakeClient) -> Non
                     json=[{"title": "0", "abstract": "0"}, {"title": "a", "abstract": "!"}])
     assert r.status_code == 200, r.text
     assert client.get("/v1/search", params={"q": "graph"}).status_code == 200
+
+
+def test_ingest_while_another_process_writes_is_409_and_writes_nothing(
+        make_client: MakeClient, settings: Settings) -> None:
+    from tests.rag.test_ingest_lock import held_by_another_process
+
+    client = make_client()
+    with held_by_another_process(settings.home):
+        error = assert_error(client.post("/v1/ingest", json=NEW), 409, "ingest_busy")
+    assert "another ingest" in error["message"]
+    assert client.get("/readyz").json()["papers"] == 12
+    assert client.post("/v1/ingest", json=NEW).json()["added"] == 2
