@@ -20,7 +20,7 @@ from server.deps import LibraryDep
 from server.schemas import IngestOut, PaperIn, error_responses
 from server.security import require_admin
 
-router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 415, 503))
+router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 409, 415, 503))
 
 Format = Literal["trending", "jsonl", "json", "beir", "arxiv", "csv", "bibtex"]
 _PAPERS = {"type": "array", "minItems": 1, "items": PaperIn.model_json_schema()}
