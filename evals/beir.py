@@ -8,6 +8,7 @@ Wikipedia article), and every `_id` must stay addressable by the qrels.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,10 +126,14 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
             raise ParseError(f"expected 3 tab-separated columns (query-id, corpus-id, score), "
                              f"got {len(cols)}", path=str(path), line=n)
         try:
-            grade = int(float(cols[2]))
+            score = float(cols[2])
         except ValueError as e:
             raise ParseError(f"score {cols[2]!r} is not a number", path=str(path),
                              line=n) from e
+        if not math.isfinite(score):  # inf, nan, 1e400: int() would raise OverflowError
+            raise ParseError(f"score {cols[2]!r} is not a finite number", path=str(path),
+                             line=n)
+        grade = int(score)
         qrels.setdefault(cols[0].strip(), {})[cols[1].strip()] = grade
     return qrels
 
