@@ -19,7 +19,8 @@ def ingest_command(
         "beir, arxiv, csv, bibtex.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
     prune: Annotated[bool, typer.Option(
-        "--prune", help="Remove papers that are no longer in the given files.")] = False,
+        "--prune", help="Remove papers that are no longer in the given files (with no "
+        "files: the bundled collection).")] = False,
     rebuild: Annotated[bool, typer.Option(
         "--rebuild", help="Start over: re-embed everything (needed after changing the "
         "embedding model). The old index stays queryable until the new one is complete.")

@@ -30,7 +30,14 @@ def ingest_paths(library: Library, paths: Sequence[Path], *, format: str | None 
 
 def ensure_ingested(library: Library, progress: Callable[[int, int], None] | None = None
                     ) -> IngestReport | None:
-    """First run: ingest the bundled collection when the collection is empty."""
+    """First run: ingest the bundled collection when the default collection is empty.
+
+    Other collections are never filled implicitly: a mistyped `--collection` must not
+    quietly become a copy of the bundled papers (callers then say the collection is empty)."""
+    from rag.settings import Settings
+
+    if library.settings.collection != Settings.model_fields["collection"].default:
+        return None
     if not library.is_empty():
         return None
     return ingest_paths(library, [], progress=progress)

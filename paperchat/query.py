@@ -6,11 +6,15 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from paperchat.output import err, interactive, print_json, progress_bar
+from rag.errors import InputError
+
+if TYPE_CHECKING:
+    from rag.library import Library
 
 
 def _read_jsonl(path: Path, text_key: str) -> Iterator[tuple[str, str]]:
@@ -53,11 +57,10 @@ def search_command(
 
     if (query is None) == (queries is None):
         raise typer.BadParameter("give a QUERY or --queries FILE (one of them)")
+    if query is not None and not query.strip():
+        raise InputError("the query is empty; give some words to look for")
     library = Library(load_settings(collection=collection))
-    if library.is_empty():
-        err(f"collection '{library.settings.collection}' is empty; run `paperchat ingest` "
-            "first")
-        raise typer.Exit(code=4)
+    _require_papers(library)
     if queries is not None:
         for qid, text in _read_jsonl(queries, "query"):
             print_json({"id": qid, **library.search(text, k, mode=mode).to_json()})
@@ -103,6 +106,7 @@ def ask_command(
                       enabled=interactive() and not as_json) as bar:
         if ensure_ingested(library, progress=bar) is not None and not as_json:
             err("indexed the bundled collection")
+    _require_papers(library)
     sessions = SessionStore(settings.home / "sessions.sqlite3")
     assistant = Assistant(settings, library, sessions=sessions)
     if session == "new":
@@ -154,3 +158,12 @@ def _print_references(data: dict[str, Any]) -> None:
         err(f"weakly supported: {sentence}")
     timings = data.get("timings") or {}
     err(f"{data.get('engine')} · {timings.get('total_ms', 0):.0f} ms")
+
+
+def _require_papers(library: Library) -> None:
+    """Exit 4 with what to do when the collection holds nothing."""
+    if library.is_empty():
+        name = library.settings.collection
+        err(f"collection '{name}' is empty; run `paperchat ingest FILES --collection {name}` "
+            "first (`paperchat papers --collection NAME` lists what a collection holds)")
+        raise typer.Exit(code=4)

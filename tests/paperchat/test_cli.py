@@ -81,6 +81,26 @@ def test_search_on_empty_collection_says_what_to_do(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "paperchat ingest" in proc.stderr
 
 
+def test_an_empty_query_is_named_before_the_empty_collection(tmp_path: Path) -> None:
+    proc = cli("search", "  ", home=tmp_path / "home", check=False)
+    assert proc.returncode == 2 and "the query is empty" in proc.stderr
+
+
+def test_ask_fills_only_the_default_collection_with_the_bundled_papers(tmp_path: Path) -> None:
+    """A mistyped --collection must not quietly become a copy of the bundled collection."""
+    home = tmp_path / "home"
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"title": "Zebrafish fins", "abstract": "We study fin regrowth."}\n')
+    cli("ingest", str(mine), "--collection", "mypapers", home=home)
+    typo = cli("ask", "fin regrowth?", "--collection", "mypaper", home=home, check=False)
+    assert typo.returncode == 4 and "collection 'mypaper' is empty" in typo.stderr
+    assert json.loads(cli("papers", "--json", "--collection", "mypaper",
+                          home=home).stdout)["count"] == 0
+    first = cli("ask", "which papers pretrain graph networks?", "--json", home=home)
+    assert json.loads(first.stdout)["citations"]  # the default collection: first-run ingest
+    assert json.loads(cli("papers", "--json", home=home).stdout)["count"] == 119
+
+
 @pytest.mark.parametrize("args", [["search"], ["search", "x", "--queries", "f.jsonl"]])
 def test_search_needs_exactly_one_query_source(tmp_path: Path, args: list[str]) -> None:
     proc = cli(*args, home=tmp_path / "home", check=False)
