@@ -27,5 +27,23 @@ def serve_command(
     if not is_loopback(settings.server.host) and settings.api_key is None:
         typer.echo(f"warning: serving on {settings.server.host} without PAPERCHAT_API_KEY; "
                    "anyone who can reach it can query it", err=True)
+    _check_port_free(settings.server.host, settings.server.port)
     uvicorn.run(create_app(settings), host=settings.server.host, port=settings.server.port,
                 log_level=log_level)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before loading anything when the port is taken (uvicorn would only log it)."""
+    import socket
+
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            typer.echo(f"error: cannot listen on {host}:{port} ({e.strerror}); is another "
+                       "server running there? Pick another port with --port", err=True)
+            raise typer.Exit(code=2) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -57,3 +58,16 @@ def test_serve_runs_the_api(settings: Settings, library: Library) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)  # uvicorn drains and exits on SIGTERM (then re-raises it)
+
+
+def test_serve_on_a_taken_port_says_so_and_exits_2(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "PAPERCHAT_HOME": str(settings.home)}
+        proc = subprocess.run([sys.executable, "-m", "paperchat", "serve", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr
