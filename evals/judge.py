@@ -72,6 +72,8 @@ def parse_json(text: str) -> Any:
         return json.loads(text[start:end + 1])
     except json.JSONDecodeError as e:
         raise JudgeError(f"invalid JSON in the judge's reply: {e.msg}") from e
+    except (ValueError, RecursionError) as e:  # int digit limit, nesting too deep
+        raise JudgeError(f"invalid JSON in the judge's reply: {str(e)[:80]}") from e
 
 
 def _list_of(obj: Any, key: str) -> list[Any]:

@@ -116,3 +116,11 @@ def test_judge_needs_an_endpoint_and_judge_metrics_need_judge(qa_library: Librar
                                       "answer_relevance=0.5"])
     assert isinstance(result.exception, InputError)
     assert "answer_relevance is only measured with --judge" in str(result.exception)
+
+
+@pytest.mark.parametrize("reply", ['{"verdicts": ' + "[" * 3000 + "]" * 3000 + "}",
+                                   '{"questions": ' + "9" * 5000 + "}"])
+def test_unparseable_json_numbers_and_nesting_are_judge_errors(reply: str) -> None:
+    """json.loads raises RecursionError / ValueError (not JSONDecodeError) for these."""
+    with pytest.raises(JudgeError, match="invalid JSON in the judge's reply"):
+        parse_json(reply)
