@@ -24,6 +24,18 @@ class InputError(PaperchatError):
     exit_code = 2
 
 
+class PruneRefused(InputError):
+    """A prune would remove more of the collection than allowed without confirmation;
+    nothing was written."""
+
+    code = "prune_unconfirmed"
+
+    def __init__(self, message: str, *, would_remove: int, papers: int) -> None:
+        self.would_remove = would_remove
+        self.papers = papers
+        super().__init__(message)
+
+
 class NotFoundError(PaperchatError):
     """A paper, session or collection does not exist."""
 

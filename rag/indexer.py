@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from rag.errors import CollectionError, IngestError
+from rag.errors import CollectionError, IngestError, PruneRefused
 from rag.models import IngestReport, Paper
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ def _check_unique(papers: Sequence[Paper]) -> None:
 
 
 def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: bool,
-               progress: Callable[[int, int], None] | None) -> IngestReport:
+               progress: Callable[[int, int], None] | None,
+               max_prune_share: float | None = None) -> IngestReport:
     """Write `papers` into the library's collection; see the module docstring."""
     from rag.keyword import KeywordIndex
     from rag.store import ChromaStore, chunk_id
@@ -83,6 +84,7 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
     source_ids = set(hashes)
     to_remove = [pid for pid in existing if pid not in source_ids] if prune else []
     report.removed = len(to_remove)
+    _check_prune(len(to_remove), len(existing), max_prune_share)
 
     dirty = target.exists and target.write_in_progress
     if not todo and not to_remove and not rebuild and not dirty:
@@ -140,6 +142,17 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
     report.chunks = target.count_chunks()
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _check_prune(removing: int, stored: int, max_share: float | None) -> None:
+    """PruneRefused when a prune would remove more than `max_share` of the stored papers."""
+    if max_share is None or removing <= max_share * stored:
+        return
+    raise PruneRefused(
+        f"this prune would remove {removing} of the collection's {stored} papers "
+        f"({removing / stored:.0%}), more than the {max_share:.0%} allowed without "
+        "confirmation; nothing was written. Send it again with confirm=true to remove them",
+        would_remove=removing, papers=stored)
 
 
 def _stored_versions(store: ChromaStore, papers: Sequence[Paper], prune: bool

@@ -195,13 +195,16 @@ class Library:
     # -- writes ---------------------------------------------------------------
     def ingest(self, papers: Sequence[Paper], *, prune: bool = False, rebuild: bool = False,
                progress: Progress | None = None, wait: float | None = None,
-               on_wait: Callable[[], None] | None = None) -> IngestReport:
+               on_wait: Callable[[], None] | None = None,
+               max_prune_share: float | None = None) -> IngestReport:
         """Bring the collection in line with `papers` (see rag/indexer.py).
 
         One writer per collection: threads of this process queue on a lock; other processes
         on this machine (a CLI ingest while the server ingests) wait for the lock file
         `<home>/locks/<collection>.lock` up to `wait` seconds (default settings.ingest_wait),
-        calling `on_wait` once if they have to wait, then raise IngestBusy."""
+        calling `on_wait` once if they have to wait, then raise IngestBusy. With
+        `max_prune_share`, a prune that would remove more than that share of the stored
+        papers raises PruneRefused before writing anything."""
         from filelock import FileLock, Timeout
 
         from rag.indexer import run_ingest
@@ -225,7 +228,7 @@ class Library:
                     "finished") from None
             try:
                 return run_ingest(self, papers, prune=prune, rebuild=rebuild,
-                                  progress=progress)
+                                  progress=progress, max_prune_share=max_prune_share)
             finally:
                 lock.release()
 

@@ -4,11 +4,17 @@ The schema version is `PRAGMA user_version`; `MIGRATIONS[i]` upgrades version i 
 a newer paperchat can migrate an older file in place. One short-lived connection per call
 keeps the store safe to share between a server's threads. A new turn reads `recent` (the
 last few messages, via the `messages_by_session` index); `get` reads a whole session.
+
+Sessions have an `owner`: the user (an HTTP API key's name) who created them, NULL for the
+default user (the CLI, the TUI, a server with a single key). The reading and changing
+methods take `owner=`: a session of another owner is then NotFoundError, exactly as if it
+did not exist. `ANY_OWNER` (the default) does not filter: local front ends see everything.
 """
 
 from __future__ import annotations
 
 import builtins
+import enum
 import json
 import sqlite3
 import uuid
@@ -17,7 +23,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag.errors import CollectionError, InputError, NotFoundError
 
@@ -39,9 +45,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX messages_by_session ON messages(session_id, id);
     """,
+    """
+    ALTER TABLE sessions ADD COLUMN owner TEXT;
+    CREATE INDEX sessions_by_owner ON sessions(owner, updated_at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TITLE_CHARS = 80
+
+
+class _AnyOwner(enum.Enum):
+    ANY = "any"
+
+
+ANY_OWNER = _AnyOwner.ANY
+Owner = str | None | Literal[_AnyOwner.ANY]  # a user name, None = the default user
+
+
+def _owned(owner: Owner) -> tuple[str, tuple[Any, ...]]:
+    """SQL condition (on alias `s`) and its parameters for sessions visible to `owner`."""
+    if owner is ANY_OWNER:
+        return "1", ()
+    return "s.owner IS ?", (owner,)
 
 
 @dataclass
@@ -130,36 +155,46 @@ class SessionStore:
         with self._connect() as conn:
             return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def create(self, title: str | None = None) -> SessionInfo:
-        """A new, empty session."""
+    def create(self, title: str | None = None, *, owner: str | None = None) -> SessionInfo:
+        """A new, empty session of `owner` (None: the default user)."""
         now = _now()
         info = SessionInfo(uuid.uuid4().hex, _clean_title(title), now, now, 0)
         with self._connect() as conn:
-            conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?)", (info.id, info.title, now, now))
+            conn.execute("INSERT INTO sessions (id, title, created_at, updated_at, owner) "
+                         "VALUES (?, ?, ?, ?, ?)", (info.id, info.title, now, now, owner))
         return info
 
-    def _info(self, conn: sqlite3.Connection, session_id: str) -> SessionInfo:
+    def _info(self, conn: sqlite3.Connection, session_id: str,
+              owner: Owner = ANY_OWNER) -> SessionInfo:
+        where, params = _owned(owner)
         row = conn.execute(
             "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
-            "FROM sessions s WHERE s.id = ?", (session_id,)).fetchone()
+            f"FROM sessions s WHERE s.id = ? AND {where}", (session_id, *params)).fetchone()
         if row is None:
             raise NotFoundError(f"no chat session with id {session_id!r}")
         return SessionInfo(row["id"], row["title"], row["created_at"], row["updated_at"],
                            row["n"])
 
-    def _title(self, conn: sqlite3.Connection, session_id: str) -> str | None:
+    def _title(self, conn: sqlite3.Connection, session_id: str,
+               owner: Owner = ANY_OWNER) -> str | None:
         """The session's title; NotFoundError if there is no such session (no count)."""
-        row = conn.execute("SELECT title FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        where, params = _owned(owner)
+        row = conn.execute(f"SELECT title FROM sessions s WHERE s.id = ? AND {where}",
+                           (session_id, *params)).fetchone()
         if row is None:
             raise NotFoundError(f"no chat session with id {session_id!r}")
         title: str | None = row["title"]
         return title
 
-    def get(self, session_id: str) -> Session:
+    def check(self, session_id: str, *, owner: Owner = ANY_OWNER) -> None:
+        """NotFoundError unless the session exists and `owner` may use it."""
+        with self._connect() as conn:
+            self._title(conn, session_id, owner)
+
+    def get(self, session_id: str, *, owner: Owner = ANY_OWNER) -> Session:
         """A session with all its messages, oldest first (for showing or exporting it)."""
         with self._connect() as conn:
-            info = self._info(conn, session_id)
+            info = self._info(conn, session_id, owner)
             rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
                                 "WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
         return Session(info, [_message(r) for r in rows])
@@ -178,15 +213,17 @@ class SessionStore:
                                 (session_id, limit)).fetchall()
         return [_message(r) for r in reversed(rows)]
 
-    def rename(self, session_id: str, title: str) -> None:
+    def rename(self, session_id: str, title: str, *, owner: Owner = ANY_OWNER) -> None:
         with self._connect() as conn:
-            self._title(conn, session_id)
+            self._title(conn, session_id, owner)
             conn.execute("UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
                          (_clean_title(title), _now(), session_id))
 
-    def delete(self, session_id: str) -> None:
+    def delete(self, session_id: str, *, owner: Owner = ANY_OWNER) -> None:
+        where, params = _owned(owner)
         with self._connect() as conn:
-            if conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 0:
+            if conn.execute(f"DELETE FROM sessions AS s WHERE s.id = ? AND {where}",
+                            (session_id, *params)).rowcount == 0:
                 raise NotFoundError(f"no chat session with id {session_id!r}")
 
     def append(self, session_id: str, role: str, content: str,
@@ -204,12 +241,14 @@ class SessionStore:
             conn.execute("UPDATE sessions SET updated_at = ?, title = ? WHERE id = ?",
                          (now, title, session_id))
 
-    def list(self) -> builtins.list[SessionInfo]:
-        """All sessions, most recently updated first."""
+    def list(self, *, owner: Owner = ANY_OWNER) -> builtins.list[SessionInfo]:
+        """The sessions `owner` may see, most recently updated first."""
+        where, params = _owned(owner)
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
-                "FROM sessions s ORDER BY s.updated_at DESC, s.rowid DESC").fetchall()
+                f"FROM sessions s WHERE {where} ORDER BY s.updated_at DESC, s.rowid DESC",
+                params).fetchall()
         return [SessionInfo(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"])
                 for r in rows]
 

@@ -101,6 +101,17 @@ class ServerSettings(_Section):
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
     max_question_chars: int = Field(2000, ge=1, description="Longest accepted question.")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1, description="Largest ingest body.")
+    max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest body of the "
+                                   "question and session routes (413 past it).")
+    max_chat_bytes: int = Field(1024 * 1024, ge=1024, description="Largest body of "
+                                "/v1/chat/completions, which carries the whole conversation.")
+    max_answers: int = Field(16, ge=1, le=1024, description="Answers generated at once "
+                             "(ask, ask/stream, chat/completions); more wait in a queue.")
+    max_queued_answers: int = Field(64, ge=0, le=100_000, description="Answers waiting for "
+                                    "a slot; past that a request gets 503 with Retry-After.")
+    prune_max_share: float = Field(0.2, ge=0.0, le=1.0, description="A prune over HTTP that "
+                                   "would remove more than this share of the collection "
+                                   "needs confirm=true.")
 
 
 class Settings(BaseSettings):
@@ -119,7 +130,14 @@ class Settings(BaseSettings):
                                   "Chroma server fails (store_unavailable).")
     ingest_wait: float = Field(600.0, ge=0, description="Seconds an ingest waits for another "
                                "process's ingest into the same collection before giving up.")
-    api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes.")
+    api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes "
+                                      "(one user; see api_keys for several).")
+    api_keys: dict[str, SecretStr] = Field(default_factory=dict, description="Several users: "
+                                           "user name -> bearer key (JSON in "
+                                           "PAPERCHAT_API_KEYS). Each user has their own "
+                                           "chat sessions.")
+    api_keys_file: Path | None = Field(None, description="File of `<user> <key>` lines, "
+                                       "added to api_keys ('#' starts a comment).")
     admin_key: SecretStr | None = Field(None, description="Bearer key for POST /v1/ingest.")
     embed: EmbedSettings = Field(default_factory=EmbedSettings)  # type: ignore[arg-type]
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)  # type: ignore[arg-type]

@@ -456,10 +456,12 @@ class ChromaStore:
             include=["distances", "metadatas", "documents"]), None)
         if res is None:
             return []
+        # A chunk an ingest deleted between Chroma's vector search and its metadata read
+        # comes back without metadata: it is gone, so it is no hit.
         return [DenseHit(cid, meta["paper_id"], 1.0 - float(dist), doc or "", meta["title"])
                 for cid, dist, meta, doc in zip(res["ids"][0], res["distances"][0],
                                                 res["metadatas"][0], res["documents"][0],
-                                                strict=True)]
+                                                strict=True) if meta is not None]
 
     def get_papers(self, paper_ids: Sequence[str], *,
                    chunk_hints: Mapping[str, str] | None = None) -> dict[str, Paper]:

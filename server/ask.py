@@ -13,14 +13,17 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from rag.answer.events import Event
 from rag.settings import Settings
-from server.checks import check_engine, check_question, public_answer
-from server.deps import AssistantDep, SettingsDep
+from server.checks import answer_json, check_engine, check_question, check_session, public_answer
+from server.deps import AssistantDep, SessionsDep, SettingsDep
 from server.errors import describe_event, error_body
+from server.limits import LeasedEventSource, SlotsDep
 from server.schemas import AnswerOut, AskRequest, error_responses
+from server.security import UserDep
 
 # astream is annotated AsyncIterator but is an async generator, which can be closed.
 Stream = AsyncGenerator[Event, None]
 router = APIRouter(tags=["ask"], responses=error_responses(404, 503))
+
 
 _EVENT_TYPES = ["sources", "token", "citations", "done", "error"]
 _EVENT_SCHEMA = {  # one server-sent event (OpenAPI 3.1: `schema` describes each event)
@@ -40,42 +43,55 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/ask", response_model=AnswerOut, response_model_exclude_unset=True)
-def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> dict[str, Any]:
+async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
+              sessions: SessionsDep, user: UserDep, slots: SlotsDep) -> dict[str, Any]:
     """Answer a question from the collection, citing papers as [n].
 
     Returns the same JSON as `paperchat ask --json`. With `session_id` the question continues
-    that chat session (and is saved to it). When the LLM endpoint fails the answer is
-    extractive with `degraded: true` (if `llm.fallback_extractive`), else 503; also 503
-    (`llm_unavailable`) when it breaks off after the answer had begun, and 503
-    (`store_unavailable`) while the Chroma server cannot be reached.
+    that chat session of the caller (and is saved to it); another user's session is 404.
+    When the LLM endpoint fails the answer is extractive with `degraded: true` (if
+    `llm.fallback_extractive`), else 503; also 503 (`llm_unavailable`) when it breaks off
+    after the answer had begun, and 503 (`store_unavailable`) while the Chroma server cannot
+    be reached. A client that disconnects before the answer is sent cancels it (the LLM
+    request is closed). 503 `overloaded` with `Retry-After` when the server is already
+    generating server.max_answers answers and server.max_queued_answers more wait.
     """
     check_question(body.question, settings)
     check_engine(assistant, body.engine)
-    answer = assistant.ask(body.question, k=body.k, engine=body.engine,
-                           session_id=body.session_id)
-    return public_answer(answer.to_json(), settings)
+    await check_session(sessions, body.session_id, user)
+    async with slots.hold():
+        return await answer_json(assistant, body.question, settings, k=body.k,
+                                 engine=body.engine, session_id=body.session_id)
 
 
 @router.post("/ask/stream", response_model=None, responses=_STREAM_DOC)
-async def ask_stream(body: AskRequest, assistant: AssistantDep,
-                     settings: SettingsDep) -> EventSourceResponse | JSONResponse:
+async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
+                     sessions: SessionsDep, user: UserDep,
+                     slots: SlotsDep) -> EventSourceResponse | JSONResponse:
     """Stream the answer as Server-Sent Events: sources, token..., citations, done.
 
     Each event's `data` is the JSON of the event (`{"type": ..., ...}`), its SSE `event`
-    field the type. Problems found before the first event (bad input, unknown session) are
-    ordinary JSON errors; later ones arrive as an `error` event. Closing the connection
-    cancels the generation.
+    field the type. Problems found before the first event (bad input, unknown session,
+    503 `overloaded`) are ordinary JSON errors; later ones arrive as an `error` event.
+    Closing the connection cancels the generation.
     """
     check_question(body.question, settings)
     check_engine(assistant, body.engine)
-    events = cast(Stream, assistant.astream(body.question, k=body.k, engine=body.engine,
-                                            session_id=body.session_id))
-    first = await anext(events)
+    await check_session(sessions, body.session_id, user)
+    lease = await slots.acquire()
+    try:
+        events = cast(Stream, assistant.astream(body.question, k=body.k, engine=body.engine,
+                                                session_id=body.session_id))
+        first = await anext(events)
+    except BaseException:
+        lease.release()
+        raise
     if first.type == "error":
+        lease.release()
         await events.aclose()
         status, detail = describe_event(first.data, settings)
         return JSONResponse(error_body(**detail), status_code=status)
-    return EventSourceResponse(_sse(first, events, settings), ping=15)
+    return LeasedEventSource(_sse(first, events, settings), lease, ping=15)
 
 
 async def _sse(first: Event, events: Stream,

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, cast
 
+from fastapi.concurrency import run_in_threadpool
+
+from rag.answer.events import Event
 from rag.answer.service import Assistant
 from rag.errors import ConfigError, InputError
+from rag.sessions import SessionStore
 from rag.settings import Settings
-from server.errors import redact
+from server.errors import AnswerFailed, redact
+from server.security import User
+
+# Characters that show nothing: a question made of them and whitespace is blank.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u180e\u00ad"
+_DROP_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
 
 
 def check_question(question: str, settings: Settings) -> str:
-    """The question, or InputError when blank or longer than server.max_question_chars."""
+    """The question, or InputError when blank (whitespace, BOMs and zero-width characters
+    only) or longer than server.max_question_chars."""
     limit = settings.server.max_question_chars
-    if not question.strip():
+    if not question.translate(_DROP_INVISIBLE).strip():
         raise InputError("the question is empty")
     if len(question) > limit:
         raise InputError(f"the question is {len(question)} characters long; the limit is "
@@ -35,3 +47,24 @@ def public_answer(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
     if data.get("notice"):
         data["notice"] = redact(data["notice"], settings)
     return data
+
+
+async def check_session(sessions: SessionStore, session_id: str | None, user: User) -> None:
+    """NotFoundError (404) unless the session exists and belongs to the caller."""
+    if session_id is not None:
+        await run_in_threadpool(lambda: sessions.check(session_id, owner=user.name))
+
+
+async def answer_json(assistant: Assistant, question: str, settings: Settings,
+                      **options: Any) -> dict[str, Any]:
+    """The answer's JSON, produced on the event loop: cancelling the request (the client
+    left) stops retrieval and generation and closes the LLM's stream. AnswerFailed carries
+    an error event."""
+    events = cast(AsyncGenerator[Event, None], assistant.astream(question, **options))
+    async with aclosing(events):
+        async for event in events:
+            if event.type == "error":
+                raise AnswerFailed(event.data)
+            if event.type == "done":
+                return public_answer(event.data, settings)
+    raise AnswerFailed({"code": "internal_error", "message": "the answer ended early"})

@@ -24,7 +24,8 @@ def serve_command(
     from server.security import is_loopback
 
     settings = load_settings(collection=collection, server__host=host, server__port=port)
-    if not is_loopback(settings.server.host) and settings.api_key is None:
+    if not is_loopback(settings.server.host) and not (
+            settings.api_key or settings.api_keys or settings.api_keys_file):
         typer.echo(f"warning: serving on {settings.server.host} without PAPERCHAT_API_KEY; "
                    "anyone who can reach it can query it", err=True)
     _check_port_free(settings.server.host, settings.server.port)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from rag.answer.llm import public_endpoint
 from rag.errors import (
@@ -29,6 +30,7 @@ from rag.errors import (
     NotFoundError,
     PaperchatError,
     ParseError,
+    PruneRefused,
 )
 from rag.settings import Settings
 
@@ -37,6 +39,7 @@ log = logging.getLogger("paperchat.server")
 # (status, fixed message or None to keep the error's own message), most specific first.
 _MAP: list[tuple[type[PaperchatError], int, str | None]] = [
     (NotFoundError, 404, None),
+    (PruneRefused, 409, None),
     (ParseError, 422, None),
     (InputError, 422, None),
     (LLMUnavailable, 503, "the language model endpoint is unavailable; try again later"),
@@ -52,10 +55,36 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 
 class BodyTooLarge(StarletteHTTPException):
-    """Raised while reading a request body past server.max_upload_bytes."""
+    """Raised while reading a request body past the route's limit."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body larger than {limit} bytes")
+
+
+class AnswerFailed(Exception):
+    """An `error` event of the answer stream, raised by a route that returns whole JSON."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data.get("code"))
+        self.data = data
+
+
+class BadParameter(StarletteHTTPException):
+    """400: a query parameter the route does not know, or one that does not apply."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, message)
+
+
+class Overloaded(StarletteHTTPException):
+    """503 with Retry-After: every answer slot and the waiting line are taken."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(503, message, headers={"Retry-After": str(retry_after)})
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -82,6 +111,14 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
                       **{k: v for k, v in extra.items() if v is not None}}}
 
 
+def reject(scope: Scope, status: int, message: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    """An error response for middleware that answers before the app (no settings there:
+    `message` must be safe as it is)."""
+    return JSONResponse(error_body(_CODES.get(status, "error"), message), status_code=status,
+                        headers=headers)
+
+
 def _rule(cls: type[BaseException]) -> tuple[int, str | None]:
     for base, status, fixed in _MAP:
         if issubclass(cls, base):
@@ -100,8 +137,12 @@ _BY_CODE = {cls.code: _rule(cls) for cls in _subclasses(PaperchatError)}
 def describe(exc: PaperchatError, settings: Settings | None) -> tuple[int, dict[str, Any]]:
     """(status, body) for one of our errors."""
     status, fixed = _rule(type(exc))
-    line = exc.line if isinstance(exc, ParseError) else None
-    return status, error_body(exc.code, fixed or redact(str(exc), settings), line=line)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ParseError):
+        extra["line"] = exc.line
+    if isinstance(exc, PruneRefused):
+        extra.update(would_remove=exc.would_remove, papers=exc.papers)
+    return status, error_body(exc.code, fixed or redact(str(exc), settings), **extra)
 
 
 def describe_event(data: dict[str, Any], settings: Settings | None) -> tuple[int, dict[str, Any]]:
@@ -123,11 +164,19 @@ async def _paperchat(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def _answer_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AnswerFailed)
+    status, detail = describe_event(exc.data, _settings(request))
+    if status >= 500:
+        log.warning("%s %s failed: %s", request.method, request.url.path, detail["code"])
+    return JSONResponse(error_body(**detail), status_code=status)
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
-    code = _CODES.get(status, "error")
+    code = getattr(exc, "code", None) or _CODES.get(status, "error")
     headers = dict(exc.headers or {})
     if status == 405:
         # Starlette lists only the first route matching the path; a path can have several.
@@ -165,6 +214,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
     app.add_exception_handler(PaperchatError, _paperchat)
+    app.add_exception_handler(AnswerFailed, _answer_failed)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from rag.answer.service import Assistant
 from rag.errors import ConfigError
@@ -22,6 +22,12 @@ PROBE_SECONDS = 2.0
 async def healthz() -> Health:
     """Liveness: answers as soon as the process serves HTTP."""
     return Health(status="ok")
+
+
+@router.head("/healthz", response_class=Response)
+async def healthz_head() -> Response:
+    """Liveness for probes that send HEAD: 200 with no body."""
+    return Response(status_code=200)
 
 
 @router.get("/readyz", response_model=Ready,

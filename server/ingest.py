@@ -10,15 +10,15 @@ import re
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ingest.parsers import parse_text
 from rag.errors import InputError, ParseError
-from server.deps import LibraryDep
+from server.deps import LibraryDep, SettingsDep
+from server.errors import BadParameter
 from server.schemas import IngestOut, PaperIn, error_responses
-from server.security import require_admin
 
 router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 409, 415, 503))
 
@@ -38,32 +38,44 @@ _BODY = {
     },
 }
 _UNSAFE = re.compile(r"[^\w .+-]")
+_PARAMETERS = {"format", "prune", "confirm"}
 
 
-@router.post("/ingest", response_model=IngestOut, dependencies=[Depends(require_admin)],
-             openapi_extra={"requestBody": _BODY})
+@router.post("/ingest", response_model=IngestOut, openapi_extra={"requestBody": _BODY})
 async def ingest(
     request: Request,
     library: LibraryDep,
+    settings: SettingsDep,
     format: Annotated[Format | None, Query(description="Format of an uploaded file; "
-                                           "detected when absent.")] = None,
+                                           "detected when absent. Not for JSON bodies.")] = None,
     prune: Annotated[bool, Query(description="Remove papers not in this upload.")] = False,
+    confirm: Annotated[bool, Query(description="Allow a prune that removes more than "
+                                   "server.prune_max_share of the collection.")] = False,
 ) -> dict[str, Any]:
     """Parse and index papers; returns the ingest counts.
 
     Send a collection file as multipart/form-data (field `file`), or a JSON list of papers
     (`title`, `abstract`, optional `id`, `authors`, `year`, `url`, `doi`, `categories`).
     Needs the admin key when PAPERCHAT_ADMIN_KEY is set; without one, only a server bound
-    to loopback accepts it. Queries keep being answered from the old index until the new
-    one is complete.
+    to loopback accepts it. Unknown query parameters, and `format` with a JSON body, are 400.
+
+    A prune that would remove more than server.prune_max_share (default 20%) of the
+    collection is refused with 409 `prune_unconfirmed`, saying how many papers it would
+    remove (`would_remove`, `papers`), unless `confirm=true`; nothing is written then.
     """
+    unknown = sorted(set(request.query_params) - _PARAMETERS)
+    if unknown:
+        raise BadParameter(f"unknown query parameter(s) {', '.join(map(repr, unknown))[:200]}; "
+                           f"this route takes {', '.join(sorted(_PARAMETERS))}")
     text, source, fmt = await _read_upload(request, format)
     parsed = await run_in_threadpool(lambda: parse_text(text, format=fmt, source=source))
+    share = None if confirm else settings.server.prune_max_share
     # No `rebuild` over HTTP: it only matters after changing the embedding model, which
     # needs a restart anyway, and its collection swap is not yet safe for concurrent reads.
     # Another process's ingest (the CLI) holds the collection: 409 at once rather than a
     # request hanging for minutes; ingests of this server queue on the in-process lock.
-    report = await run_in_threadpool(lambda: library.ingest(parsed.papers, prune=prune, wait=0))
+    report = await run_in_threadpool(lambda: library.ingest(
+        parsed.papers, prune=prune, wait=0, max_prune_share=share))
     return {**report.to_json(), "duplicates": parsed.duplicates,
             "warnings": list(parsed.warnings)}
 
@@ -80,6 +92,9 @@ async def _read_upload(request: Request, format: str | None) -> tuple[str, str, 
             source = _UNSAFE.sub("_", PurePath(upload.filename or "upload").name)[:80]
         return _decode(data, source or "upload"), source or "upload", format
     if content_type == "application/json" or content_type.endswith("+json"):
+        if format is not None and format != "json":
+            raise BadParameter(f"format={format} applies to uploaded files; a JSON body is "
+                               "always a list of papers (leave format out)")
         return _decode(await request.body(), "<request body>"), "<request body>", "json"
     raise HTTPException(415, "send multipart/form-data with a file, or application/json")
 

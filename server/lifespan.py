@@ -14,6 +14,7 @@ from rag.errors import PaperchatError
 from rag.library import Library
 from rag.sessions import SessionStore
 from rag.settings import Settings
+from server.limits import AnswerSlots
 
 log = logging.getLogger("paperchat.server")
 
@@ -53,5 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.library = library
     app.state.sessions = sessions
     app.state.assistant = Assistant(settings, library, sessions=sessions)
+    app.state.slots = AnswerSlots(settings.server.max_answers,
+                                  settings.server.max_queued_answers)
     await to_thread.run_sync(warm_up, library)
     yield

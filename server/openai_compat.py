@@ -14,20 +14,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
-from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 
 from rag.answer.events import Event
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
 from server.ask import Stream
-from server.checks import check_question, public_answer
+from server.checks import answer_json, check_question, public_answer
 from server.deps import AssistantDep, SettingsDep
 from server.errors import describe_event, error_body
+from server.limits import LeasedEventSource, SlotsDep
 from server.schemas import (
     ChatCompletion,
     ChatMessageIn,
@@ -39,6 +39,7 @@ from server.schemas import (
 
 router = APIRouter(tags=["openai"])
 MODEL_ID = "paperchat"
+MODEL_ID_CHARS = 128
 _CREATED = int(time.time())
 _SOURCES = "\n\nSources:\n"
 _SOURCE_LINE = re.compile(r"\[(\d+)\] (.+) \(([^()\s]+)\)")
@@ -58,7 +59,7 @@ async def list_models() -> ModelList:
 
 
 @router.get("/models/{model}", response_model=ModelCard, responses=error_responses(404))
-async def get_model(model: str) -> ModelCard:
+async def get_model(model: Annotated[str, Path(max_length=MODEL_ID_CHARS)]) -> ModelCard:
     """One model by id; only `paperchat` exists."""
     _check_model(model)
     return _card()
@@ -67,7 +68,7 @@ async def get_model(model: str) -> ModelCard:
 @router.post("/chat/completions", response_model=ChatCompletion,
              responses={**_STREAM_DOC, **error_responses(404, 503)})
 async def chat_completions(body: ChatRequest, assistant: AssistantDep,
-                           settings: SettingsDep) -> Any:
+                           settings: SettingsDep, slots: SlotsDep) -> Any:
     """OpenAI chat completions over the collection: a cited answer to the last user message.
 
     Works with any OpenAI client pointed at this server's /v1 (model `paperchat`). Sampling
@@ -78,17 +79,24 @@ async def chat_completions(body: ChatRequest, assistant: AssistantDep,
     question, history = conversation(body.messages)
     check_question(question, settings)
     if not body.stream:
-        answer = await run_in_threadpool(lambda: assistant.ask(question, history=history))
-        return completion(public_answer(answer.to_json(), settings))
-    events = cast(Stream, assistant.astream(question, history=history))
-    first = await anext(events)
+        async with slots.hold():
+            return completion(await answer_json(assistant, question, settings,
+                                                history=history))
+    lease = await slots.acquire()
+    try:
+        events = cast(Stream, assistant.astream(question, history=history))
+        first = await anext(events)
+    except BaseException:
+        lease.release()
+        raise
     if first.type == "error":
+        lease.release()
         await events.aclose()
         status, detail = describe_event(first.data, settings)
         return JSONResponse(error_body(**detail), status_code=status)
     options = body.model_extra.get("stream_options") if body.model_extra else None
     usage = isinstance(options, dict) and bool(options.get("include_usage"))
-    return EventSourceResponse(_chunks(first, events, settings, usage), ping=15)
+    return LeasedEventSource(_chunks(first, events, settings, usage), lease, ping=15)
 
 
 def _card() -> ModelCard:

@@ -24,7 +24,7 @@ def _engine_without_llm(schema: dict[str, Any]) -> None:
 def _drop_unused_security(doc: dict[str, Any], settings: Settings) -> None:
     """Without a configured key the bearer header is not required: do not claim it is."""
     for path, operations in doc["paths"].items():
-        keyed = settings.api_key is not None or (
+        keyed = bool(settings.api_key or settings.api_keys or settings.api_keys_file) or (
             path == "/v1/ingest" and settings.admin_key is not None)
         for operation in operations.values():
             if not keyed:

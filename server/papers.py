@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from server.deps import LibraryDep
 from server.schemas import PaperDetail, PaperPage, PaperSummary, error_responses
 
 router = APIRouter(tags=["papers"], responses=error_responses(503))
+PAPER_ID_CHARS = 256  # longer ids are refused without being echoed (DOIs fit easily)
 
 
 @router.get("/papers", response_model=PaperPage)
@@ -27,7 +28,8 @@ def list_papers(
 
 
 @router.get("/papers/{paper_id}", response_model=PaperDetail, responses=error_responses(404))
-def get_paper(paper_id: str, library: LibraryDep) -> PaperDetail:
+def get_paper(paper_id: Annotated[str, Path(max_length=PAPER_ID_CHARS)],
+              library: LibraryDep) -> PaperDetail:
     """One paper with its abstract and bibliographic fields; 404 if it is not indexed."""
     p = library.get_paper(paper_id)
     return PaperDetail(paper_id=p.id, title=p.title, abstract=p.abstract,

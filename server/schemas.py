@@ -7,9 +7,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # A question or query must contain something besides whitespace, in Python's sense of it
-# (what str.strip() removes): the \s of JSON Schema regexes differs (\x1c-\x1f, \x85, \ufeff).
-NOT_BLANK = ("[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
-             "\u3000]")
+# (what str.strip() removes), and invisible characters (BOM, zero-width, soft hyphen): the
+# \s of JSON Schema regexes differs (\x1c-\x1f, \x85, \ufeff). See server.checks.INVISIBLE.
+NOT_BLANK = ("[^\t-\r\x1c- \x85\xa0\xad\u1680\u180e\u2000-\u200d\u2028\u2029\u202f"
+             "\u205f\u2060\u3000\ufeff]")
 
 
 class _In(BaseModel):
@@ -26,6 +27,10 @@ class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable tag, e.g. not_found.")
     message: str = Field(description="What went wrong, for people.")
     line: int | None = Field(None, description="1-based line of a malformed upload.")
+    would_remove: int | None = Field(None, description="prune_unconfirmed: papers the "
+                                     "prune would remove.")
+    papers: int | None = Field(None, description="prune_unconfirmed: papers in the "
+                               "collection.")
 
 
 class ErrorBody(BaseModel):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.errors import CollectionError, InputError, NotFoundError
-from rag.sessions import SCHEMA_VERSION, SessionStore
+from rag.sessions import MIGRATIONS, SCHEMA_VERSION, SessionStore
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_list_newest_first_and_auto_title(store: SessionStore) -> None:
 def test_schema_version_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = SessionStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 1
+    assert store.schema_version() == SCHEMA_VERSION == 2
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     info = store.create("kept")
@@ -154,3 +154,40 @@ def test_recent_walks_the_session_index_backwards(tmp_path: Path) -> None:
         plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "USING INDEX messages_by_session (session_id=?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # ORDER BY id DESC comes from the index
+
+
+def test_sessions_of_another_owner_do_not_exist_for_them(store: SessionStore) -> None:
+    alice = store.create("alice's", owner="alice")
+    default = store.create("the default user's")
+    for owner in ("bob", None):
+        with pytest.raises(NotFoundError):
+            store.get(alice.id, owner=owner)
+        with pytest.raises(NotFoundError):
+            store.check(alice.id, owner=owner)
+        with pytest.raises(NotFoundError):
+            store.rename(alice.id, "taken", owner=owner)
+        with pytest.raises(NotFoundError):
+            store.delete(alice.id, owner=owner)
+    with pytest.raises(NotFoundError):
+        store.get(default.id, owner="alice")
+    assert [s.id for s in store.list(owner="alice")] == [alice.id]
+    assert [s.id for s in store.list(owner=None)] == [default.id]
+    assert store.list(owner="bob") == []
+    assert {s.id for s in store.list()} == {alice.id, default.id}  # local front ends: all
+    assert store.get(alice.id, owner="alice").info.title == "alice's"
+    store.delete(alice.id, owner="alice")
+    assert store.list(owner="alice") == []
+
+
+def test_a_version_1_file_is_migrated_and_its_sessions_belong_to_the_default_user(
+        tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0])
+        conn.execute("INSERT INTO sessions VALUES ('old', 'from v1', '2024-01-01', "
+                     "'2024-01-01')")
+        conn.execute("PRAGMA user_version = 1")
+    store = SessionStore(path)
+    assert store.schema_version() == 2
+    assert [s.id for s in store.list(owner=None)] == ["old"]
+    assert store.list(owner="alice") == []

@@ -47,7 +47,8 @@ def test_queries_during_ingest_never_fail(settings: Settings, library: Library) 
             start = time.monotonic()
             steps = [http.post("/ingest", json=new),
                      http.post("/ingest", json=more),
-                     http.post("/ingest", json=new[:20], params={"prune": "true"})]
+                     http.post("/ingest", json=new[:20],
+                               params={"prune": "true", "confirm": "true"})]
             end = time.monotonic()
         done.set()
         for w in workers:

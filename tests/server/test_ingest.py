@@ -35,7 +35,7 @@ def test_json_papers_are_indexed_and_searchable(make_client: MakeClient) -> None
 
 def test_multipart_upload_with_prune(make_client: MakeClient) -> None:
     client = make_client()
-    r = client.post("/v1/ingest", params={"prune": "true"},
+    r = client.post("/v1/ingest", params={"prune": "true", "confirm": "true"},
                     files={"file": ("new.jsonl", _jsonl(NEW), "application/x-ndjson")})
     assert r.status_code == 200, r.text
     assert (r.json()["added"], r.json()["removed"], r.json()["papers"]) == (2, 12, 2)
@@ -119,7 +119,7 @@ def test_no_admin_key_on_loopback_still_needs_the_api_key(make_client: MakeClien
 def test_prune_to_papers_without_indexable_words(make_client: MakeClient) -> None:
     """Found by schemathesis: the keyword index once crashed on a word-less collection."""
     client = make_client()
-    r = client.post("/v1/ingest", params={"prune": "true"},
+    r = client.post("/v1/ingest", params={"prune": "true", "confirm": "true"},
                     json=[{"title": "0", "abstract": "0"}, {"title": "a", "abstract": "!"}])
     assert r.status_code == 200, r.text
     assert client.get("/v1/search", params={"q": "graph"}).status_code == 200
@@ -135,3 +135,41 @@ def test_ingest_while_another_process_writes_is_409_and_writes_nothing(
     assert "another ingest" in error["message"]
     assert client.get("/readyz").json()["papers"] == 12
     assert client.post("/v1/ingest", json=NEW).json()["added"] == 2
+
+
+def test_a_prune_that_would_empty_the_collection_needs_confirm(make_client: MakeClient) -> None:
+    client = make_client()
+    r = client.post("/v1/ingest", params={"prune": "true"}, json=NEW[:1])
+    error = assert_error(r, 409, "prune_unconfirmed")
+    assert (error["would_remove"], error["papers"]) == (12, 12)
+    assert "12 of the collection's 12 papers" in error["message"]
+    assert "confirm=true" in error["message"]
+    assert client.get("/v1/papers").json()["count"] == 12  # nothing written, not even NEW
+    ok = client.post("/v1/ingest", params={"prune": "true", "confirm": "true"}, json=NEW[:1])
+    assert ok.status_code == 200 and (ok.json()["removed"], ok.json()["papers"]) == (12, 1)
+
+
+def test_a_small_prune_needs_no_confirm(make_client: MakeClient) -> None:
+    """Removing at most server.prune_max_share (20%) of the papers goes through."""
+    client = make_client()
+    kept = client.get("/v1/papers", params={"limit": 500}).json()["papers"]
+    papers = [client.get(f"/v1/papers/{p['paper_id']}").json() for p in kept[:10]]
+    body = [{"id": p["paper_id"], "title": p["title"], "abstract": p["abstract"]}
+            for p in papers]
+    r = client.post("/v1/ingest", params={"prune": "true"}, json=body)  # 2 of 12 go
+    assert r.status_code == 200, r.text
+    assert (r.json()["removed"], r.json()["papers"]) == (2, 10)
+    strict = make_client(server__prune_max_share=0.0)
+    assert_error(strict.post("/v1/ingest", params={"prune": "true"}, json=body[:9]), 409)
+
+
+def test_unknown_or_inapplicable_parameters_are_400(make_client: MakeClient) -> None:
+    client = make_client()
+    error = assert_error(client.post("/v1/ingest", params={"purne": "true"}, json=NEW), 400,
+                         "invalid_parameter")
+    assert "'purne'" in error["message"]
+    error = assert_error(client.post("/v1/ingest", params={"format": "csv"}, json=NEW), 400,
+                         "invalid_parameter")
+    assert "format" in error["message"]
+    assert client.get("/v1/papers").json()["count"] == 12
+    assert client.post("/v1/ingest", params={"format": "json"}, json=NEW).status_code == 200

@@ -147,7 +147,7 @@ def test_every_operation_is_documented(make_client: MakeClient) -> None:
     doc = make_client().get("/openapi.json").json()
     operations = [(path, method, op) for path, ops in doc["paths"].items()
                   for method, op in ops.items()]
-    assert len(operations) == 16  # PATCH /v1/sessions/{id} is the newest
+    assert len(operations) == 17  # HEAD /healthz is the newest
     for path, method, op in operations:
         assert op.get("description") or op.get("summary"), f"{method} {path}"
         assert len(op.get("description", "")) > 20, f"{method} {path} has no docstring"
