@@ -1,6 +1,8 @@
 """Load benchmark of the HTTP server: POST /v1/ask (extractive engine) under concurrency.
 
 Run:  python bench/load_server.py [--seconds 60] [--concurrency 1 8 32] [--json out.json]
+      python bench/load_server.py --scenario ingest [--papers 300] [--clients 50]
+      python bench/load_server.py --scenario abandon [--abandoned 45]
 
 Sets up what a user would: a temporary PAPERCHAT_HOME, `paperchat ingest` of the bundled
 collection with the real MiniLM model, then `paperchat serve` on a free loopback port. For
@@ -9,6 +11,18 @@ back-to-back for --seconds (and at most --max-requests). Reports throughput, lat
 p50/p95/p99, errors and the server's resident memory before and after.
 Issue-4 target on 2 cores: >= 30 req/s at concurrency 8 with p95 <= 400 ms.
 `--url http://127.0.0.1:PORT` measures a server that is already running instead.
+
+--scenario ingest (issue 13): --clients clients ask back-to-back (extractive) for --seconds
+with no ingest (idle), then again while --papers SciFact-train abstracts are uploaded through
+POST /v1/ingest, until it answers. Reports p50/p95 of both phases and their ratio (target:
+p95 with ingest <= 3x idle p95, 0 errors), the ingest's duration, and the paper count
+/readyz reported while the upload ran (what a reader sees mid-ingest).
+
+--scenario abandon (issue 13): the server's llm engine streams from the tests' fake
+OpenAI server (60 s replies); --abandoned non-streamed /v1/ask requests are sent and their
+clients hang up after 1 s; then GET /v1/search is timed until it is back to its idle
+latency. Reports idle search latency, the first searches after the abandonment, and how
+long until the fake LLM saw every stream closed.
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.utils.chroma_server import free_port, stop_process, wait_until_ready  # noqa: E402
+from tests.utils.fake_openai import FakeOpenAI, fake_openai_server  # noqa: E402
 
 QA_SUITE = ROOT / "evals" / "suites" / "bundled_qa.jsonl"
 
@@ -77,15 +92,15 @@ def _env(home: Path, embed: str) -> dict[str, str]:
 
 
 @contextmanager
-def served(embed: str = "minilm", url: str | None = None,
-           home: Path | None = None) -> Iterator[Server]:
+def served(embed: str = "minilm", url: str | None = None, home: Path | None = None,
+           extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """A `paperchat serve` over the bundled collection in a temp home (or `url` as is)."""
     if url:
         yield Server(url.rstrip("/"))
         return
     own_home = home is None
     home = home or Path(tempfile.mkdtemp(prefix="paperchat-bench-"))
-    env = _env(home, embed)
+    env = {**_env(home, embed), **(extra_env or {})}
     paperchat = [sys.executable, "-m", "paperchat"]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -170,6 +185,127 @@ async def run_level(url: str, concurrency: int, seconds: float, max_requests: in
     return level
 
 
+SCIFACT = Path("/work/shared/benchmarks/scifact-train/corpus.jsonl")
+
+
+def scifact_papers(n: int, path: Path = SCIFACT) -> list[dict[str, str]]:
+    """The first `n` SciFact-train abstracts as an ingest JSON body (new ids)."""
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("title", "").strip() and row.get("text", "").strip():
+                out.append({"id": f"scifact-{row['_id']}", "title": row["title"],
+                            "abstract": row["text"]})
+            if len(out) == n:
+                break
+    return out
+
+
+async def _clients(client: httpx.AsyncClient, clients: int, qs: list[str],
+                   until: asyncio.Event, level: Level) -> None:
+    """`clients` workers asking back-to-back (extractive) until `until` is set."""
+    async def worker(offset: int) -> None:
+        i = offset
+        while not until.is_set():
+            body = {"question": qs[i % len(qs)], "engine": "extractive"}
+            i += clients
+            t0 = time.perf_counter()
+            try:
+                status = (await client.post("/v1/ask", json=body)).status_code
+            except httpx.HTTPError:
+                status = 0
+            level.statuses[status] = level.statuses.get(status, 0) + 1
+            if status == 200:
+                level.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            else:
+                level.errors += 1
+
+    await asyncio.gather(*(worker(n) for n in range(clients)))
+
+
+async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[dict[str, str]],
+                          qs: list[str], headers: dict[str, str]) -> dict[str, object]:
+    """Asks with no ingest for `seconds`, then asks while `papers` are ingested over HTTP."""
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600,
+                                 headers=headers) as client:
+        idle, busy = Level(clients), Level(clients)
+        stop = asyncio.Event()
+        t0 = time.perf_counter()
+        task = asyncio.create_task(_clients(client, clients, qs, stop, idle))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+        idle.seconds = time.perf_counter() - t0
+
+        stop = asyncio.Event()
+        seen: list[tuple[float, int]] = []
+
+        async def watch() -> None:  # what a reader sees while the upload runs
+            while not stop.is_set():
+                r = await client.get("/readyz")
+                seen.append((round(time.perf_counter() - t0, 2), r.json().get("papers", -1)))
+                await asyncio.sleep(0.5)
+
+        t0 = time.perf_counter()
+        asking = asyncio.create_task(_clients(client, clients, qs, stop, busy))
+        watching = asyncio.create_task(watch())
+        await asyncio.sleep(0.5)  # the askers are under way before the upload starts
+        t1 = time.perf_counter()
+        r = await client.post("/v1/ingest", json=papers)
+        ingest_s = time.perf_counter() - t1
+        stop.set()
+        await asyncio.gather(asking, watching)
+        busy.seconds = time.perf_counter() - t0
+    report = r.json()
+    ratios = {f"{q}_ratio": round(pct(busy.latencies_ms, x) / pct(idle.latencies_ms, x), 2)
+              for q, x in (("p50", 0.5), ("p95", 0.95))}
+    return {"scenario": "ingest", "clients": clients, "idle": idle.summary(),
+            "with_ingest": busy.summary(), **ratios,
+            "ingest": {"status": r.status_code, "seconds": round(ingest_s, 2),
+                       "added": report.get("added"), "papers": report.get("papers")},
+            "papers_seen_during_ingest": seen}
+
+
+async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[str],
+                           headers: dict[str, str]) -> dict[str, object]:
+    """`abandoned` non-streamed LLM asks whose clients leave after 1 s; then searches."""
+    async with httpx.AsyncClient(base_url=url, timeout=120, headers=headers) as client:
+        async def search() -> float:
+            t0 = time.perf_counter()
+            r = await client.get("/v1/search", params={"q": "graph neural network", "k": 5})
+            r.raise_for_status()
+            return (time.perf_counter() - t0) * 1000
+
+        idle = [await search() for _ in range(20)]
+        idle_p50 = pct(idle, 0.5)
+
+        async def leave(question: str) -> None:
+            async with httpx.AsyncClient(base_url=url, timeout=1.0, headers=headers) as c:
+                with suppress(httpx.TimeoutException):
+                    await c.post("/v1/ask", json={"question": question, "engine": "llm"})
+
+        await asyncio.gather(*(leave(qs[i % len(qs)]) for i in range(abandoned)))
+        t_left = time.perf_counter()
+        after: list[tuple[float, float]] = []  # (seconds since the clients left, latency ms)
+        while time.perf_counter() - t_left < 3.0:
+            after.append((round(time.perf_counter() - t_left, 3), round(await search(), 1)))
+        normal = next((t for t, ms in after if ms <= 3 * max(idle_p50, 1.0)), None)
+        closed = await asyncio.to_thread(
+            lambda: fake.wait_for(lambda: fake.disconnects >= abandoned, timeout=30))
+        closed_s = time.perf_counter() - t_left
+    return {"scenario": "abandon", "abandoned": abandoned,
+            "llm_requests_seen": len(fake.chat_requests),
+            "llm_streams_closed": fake.disconnects,
+            "llm_streams_completed": fake.completed_streams,
+            "all_closed_within_s": round(closed_s, 2) if closed else None,
+            "idle_search_p50_ms": round(idle_p50, 1),
+            "first_search_after_ms": after[0][1] if after else None,
+            "searches_after": after[:10],
+            "back_to_normal_after_s": normal}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="Duration of each level.")
@@ -183,6 +319,12 @@ def main() -> None:
     ap.add_argument("--api-key", default=os.environ.get("PAPERCHAT_BENCH_API_KEY"),
                     help="Bearer key for --url servers that need one.")
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
+    ap.add_argument("--scenario", choices=["levels", "ingest", "abandon"], default="levels",
+                    help="levels: throughput per concurrency; ingest: asks during an HTTP "
+                    "ingest vs idle; abandon: abandoned LLM asks, then search latency.")
+    ap.add_argument("--clients", type=int, default=50, help="ingest: concurrent askers.")
+    ap.add_argument("--papers", type=int, default=300, help="ingest: papers uploaded.")
+    ap.add_argument("--abandoned", type=int, default=45, help="abandon: asks left behind.")
     args = ap.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("--url must be a loopback address")
@@ -190,6 +332,12 @@ def main() -> None:
         raise SystemExit("concurrency >= 1 and 0 < seconds <= 600")
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     qs = questions()
+    if args.scenario != "levels":
+        result = run_scenario(args, qs, headers)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        return
     with served(args.embed, args.url) as server:
         asyncio.run(run_level(server.url, 1, 600, args.warmup, qs, headers))
         levels = []
@@ -206,6 +354,28 @@ def main() -> None:
     print(_table(levels))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def run_scenario(args: argparse.Namespace, qs: list[str],
+                 headers: dict[str, str]) -> dict[str, object]:
+    """The ingest or abandon scenario against a fresh server (see the module docstring)."""
+    meta = {"embed": args.embed, "cores": os.cpu_count(),
+            "load_before": [round(x, 2) for x in os.getloadavg()]}
+    if args.scenario == "ingest":
+        papers = scifact_papers(args.papers)
+        with served(args.embed, args.url) as server:
+            asyncio.run(run_level(server.url, 1, 600, args.warmup, qs, headers))
+            result = asyncio.run(ingest_scenario(server.url, args.clients, args.seconds,
+                                                 papers, qs, headers))
+        return {**result, **meta, "setup": server.setup_s,
+                "load_after": [round(x, 2) for x in os.getloadavg()]}
+    with fake_openai_server(default_reply=" ".join(["word"] * 1200)) as fake:
+        fake.chunk_delay = 0.05  # a 60 s answer unless someone stops it
+        env = {"PAPERCHAT_LLM_BASE_URL": fake.base_url, "PAPERCHAT_LLM_MAX_RETRIES": "0"}
+        with served(args.embed, args.url, extra_env=env) as server:
+            result = asyncio.run(abandon_scenario(server.url, fake, args.abandoned, qs,
+                                                  headers))
+    return {**result, **meta, "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def _row(s: dict[str, object]) -> str:

@@ -76,28 +76,27 @@ def test_answer_slots_are_bounded_and_freed(settings: Settings, library: Library
                                             fake: FakeOpenAI) -> None:
     """One slot, no queue: a second answer is 503 at once with Retry-After, and gets its
     turn when the first stream is closed."""
-    with _serve(settings, fake, server__max_answers=1, server__max_queued_answers=0) as server:
-        with httpx.Client(base_url=server.base_url, timeout=10) as http:
-            with http.stream("POST", "/ask/stream", json={"question": QUESTION}) as first:
-                assert first.status_code == 200
-                lines = first.iter_lines()  # kept: dropping the iterator closes the stream
-                next(lines)
-                assert fake.wait_for(lambda: len(fake.chat_requests) == 1)  # under way
-                t0 = time.monotonic()
-                for path, body in (("/ask", {"question": QUESTION}),
-                                   ("/ask/stream", {"question": QUESTION}),
-                                   ("/chat/completions", CHAT)):
-                    busy = http.post(path, json=body)
-                    assert busy.status_code == 503, busy.text
-                    assert busy.json()["error"]["code"] == "overloaded"
-                    assert busy.headers["retry-after"] == "1"
-
-                assert time.monotonic() - t0 < 2  # refused at once, not queued
-                assert http.get("/search", params={"q": "graph"}).status_code == 200
-            assert fake.wait_for(lambda: fake.disconnects == 1, timeout=3.0)
-            fake.chunk_delay = 0.0
-            assert fake.wait_for(lambda: http.post("/ask", json={
-                "question": QUESTION, "engine": "extractive"}).status_code == 200, timeout=3.0)
+    with _serve(settings, fake, server__max_answers=1, server__max_queued_answers=0) as server, \
+            httpx.Client(base_url=server.base_url, timeout=10) as http:
+        with http.stream("POST", "/ask/stream", json={"question": QUESTION}) as first:
+            assert first.status_code == 200
+            lines = first.iter_lines()  # kept: dropping the iterator closes the stream
+            next(lines)
+            assert fake.wait_for(lambda: len(fake.chat_requests) == 1)  # under way
+            t0 = time.monotonic()
+            for path, body in (("/ask", {"question": QUESTION}),
+                               ("/ask/stream", {"question": QUESTION}),
+                               ("/chat/completions", CHAT)):
+                busy = http.post(path, json=body)
+                assert busy.status_code == 503, busy.text
+                assert busy.json()["error"]["code"] == "overloaded"
+                assert busy.headers["retry-after"] == "1"
+            assert time.monotonic() - t0 < 2  # refused at once, not queued
+            assert http.get("/search", params={"q": "graph"}).status_code == 200
+        assert fake.wait_for(lambda: fake.disconnects == 1, timeout=3.0)
+        fake.chunk_delay = 0.0
+        assert fake.wait_for(lambda: http.post("/ask", json={
+            "question": QUESTION, "engine": "extractive"}).status_code == 200, timeout=3.0)
 
 
 def test_queued_answers_wait_for_a_slot(settings: Settings, library: Library,

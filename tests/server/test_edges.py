@@ -70,14 +70,14 @@ def test_a_large_body_without_a_key_is_never_read(settings: Settings, path: str)
 def test_over_real_http_the_401_comes_before_the_body_is_sent(settings: Settings,
                                                               library: object) -> None:
     """A client that announces 17 MB and sends only the first bytes still gets its 401."""
-    with live_server(settings.with_overrides(api_key=API_KEY)) as server:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
-                         b"\r\nContent-Length: 17000000\r\n\r\n" + b'{"question": "' +
-                         b"a" * 1000)
-            reply = b""
-            while chunk := sock.recv(65536):  # the server closes the connection after it
-                reply += chunk
+    with live_server(settings.with_overrides(api_key=API_KEY)) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: 17000000\r\n\r\n" + b'{"question": "' +
+                     b"a" * 1000)
+        reply = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after it
+            reply += chunk
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 401") and b"connection: close" in head.lower()
     assert json.loads(body)["error"]["code"] == "unauthorized"
