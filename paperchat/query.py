@@ -134,6 +134,9 @@ def _stream_answer(assistant: Any, question: str, **kwargs: Any) -> None:
         if event.type == "token":
             sys.stdout.write(event.data["text"])
             sys.stdout.flush()
+        elif event.type == "reset":  # printed text cannot be taken back: mark it withdrawn
+            sys.stdout.write("\n")
+            err(f"(withdrawn: {event.data.get('reason', '')})")
         elif event.type == "done":
             sys.stdout.write("\n")
             _print_references(event.data)

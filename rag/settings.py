@@ -93,6 +93,12 @@ class AnswerSettings(_Section):
                                      "whose best cosine to a cited source is below are flagged.")
     history_messages: int = Field(20, ge=2, le=1000, description="Stored messages of a chat "
                                   "session read for a follow-up turn (the latest ones).")
+    guard: bool = Field(True, description="Grounding guard: an LLM answer that cites no "
+                        "source, or whose sentences are mostly unsupported, is replaced by the "
+                        "extractive answer (degraded=true, with a notice).")
+    guard_max_unsupported: float = Field(0.5, ge=0.0, le=1.0, description="The guard's "
+                                         "bar: the largest share of an LLM answer's claims "
+                                         "that may be unsupported.")
 
 
 class ServerSettings(_Section):

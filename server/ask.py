@@ -24,8 +24,7 @@ from server.security import UserDep
 Stream = AsyncGenerator[Event, None]
 router = APIRouter(tags=["ask"], responses=error_responses(404, 503))
 
-
-_EVENT_TYPES = ["sources", "token", "citations", "done", "error"]
+_EVENT_TYPES = ["sources", "token", "reset", "citations", "done", "error"]
 _EVENT_SCHEMA = {  # one server-sent event (OpenAPI 3.1: `schema` describes each event)
     "type": "object", "required": ["event", "data"],
     "properties": {
@@ -37,7 +36,9 @@ _EVENT_SCHEMA = {  # one server-sent event (OpenAPI 3.1: `schema` describes each
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "`text/event-stream`: one `sources` event, `token` events with "
           "`text`, one `citations` event, then `done` with the full answer JSON; or an "
-          "`error` event with `code` and `message`, after which the stream ends.",
+          "`error` event with `code` and `message`, after which the stream ends. A `reset` "
+          "event (with a `reason`) withdraws the text streamed so far; the `token` events "
+          "after it are the answer (`done.answer` is always the final text).",
           "content": {"text/event-stream": {"schema": _EVENT_SCHEMA}}},
 }
 

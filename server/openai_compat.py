@@ -3,7 +3,10 @@
 The conversation's last user message is the question and earlier turns are the history.
 The reply text keeps the [n] markers and ends with a "Sources:" list, so plain clients show
 the references; the structured citations ride along in a `citations` field (in the final
-chunk when streaming).
+chunk when streaming). Streamed text cannot be taken back from an OpenAI client: when the
+answer is withdrawn mid-stream (a `reset`: the grounding guard replaced the model's answer)
+the stream carries a visible note and then the replacement, while a non-streamed reply
+holds only the replacement.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ MODEL_ID = "paperchat"
 MODEL_ID_CHARS = 128
 _CREATED = int(time.time())
 _SOURCES = "\n\nSources:\n"
+WITHDRAWN = "\n\n---\n*Withdrawn: {reason}*\n\n"
 _SOURCE_LINE = re.compile(r"\[(\d+)\] (.+) \(([^()\s]+)\)")
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
     "description": "JSON, or with `stream: true` `text/event-stream` of "
@@ -205,6 +209,8 @@ class _ChunkStream:
     def translate(self, event: Event) -> list[ServerSentEvent]:
         if event.type == "token":
             return [self.chunk({"content": event.data["text"]})]
+        if event.type == "reset":
+            return [self.chunk({"content": WITHDRAWN.format(reason=event.data.get("reason"))})]
         if event.type == "error":
             _, detail = describe_event(event.data, self.settings)
             # The openai SDK raises an APIError for a data payload with an "error" key.

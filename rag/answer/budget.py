@@ -45,11 +45,24 @@ def source_text(hit: SearchHit) -> str:
     return hit.abstract or hit.snippet
 
 
-def render_sources(sources: list[SearchHit], texts: list[str]) -> str:
+def render_sources(sources: list[SearchHit], texts: list[str],
+                   fields: tuple[str, ...] = ()) -> str:
     return "\n\n".join(
         prompts.SOURCE_TEMPLATE.format(n=i, title=prompts.quote_source_text(h.title),
-                                       text=prompts.quote_source_text(t))
+                                       text=prompts.quote_source_text(
+                                           _field_lines(h, fields) + t))
         for i, (h, t) in enumerate(zip(sources, texts, strict=True), 1))
+
+
+def _field_lines(hit: SearchHit, fields: tuple[str, ...]) -> str:
+    """"Year: 2021\n" etc. for the paper fields the question asks about."""
+    lines = []
+    for name in fields:
+        value = getattr(hit, name, None)
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value)
+        lines.append(f"{name.capitalize()}: {value if value else 'not recorded'}\n")
+    return "".join(lines)
 
 
 def history_messages(history: list[dict[str, Any]]) -> Messages:
@@ -64,20 +77,24 @@ def history_messages(history: list[dict[str, Any]]) -> Messages:
 
 
 def _answer_messages(question: str, sources: list[SearchHit], texts: list[str],
-                     history: Messages) -> Messages:
+                     history: Messages, notes: tuple[str, ...] = (),
+                     fields: tuple[str, ...] = ()) -> Messages:
     user = prompts.USER_TEMPLATE.format(
         open=prompts.SOURCES_OPEN, close=prompts.SOURCES_CLOSE,
-        sources=render_sources(sources, texts) or "(no sources)",
+        sources=render_sources(sources, texts, fields) or "(no sources)",
         question=prompts.quote_source_text(question))
+    if notes:
+        user += "\n" + "\n".join(f"Note: {n}" for n in notes)
     return [{"role": "system", "content": prompts.SYSTEM_PROMPT}, *history,
             {"role": "user", "content": user}]
 
 
 def build_answer_prompt(question: str, sources: list[SearchHit], history: list[dict[str, Any]],
-                        *, max_tokens: int, context_window: int) -> Prompt:
+                        *, max_tokens: int, context_window: int, notes: tuple[str, ...] = (),
+                        fields: tuple[str, ...] = ()) -> Prompt:
     """Answer request messages within the window, dropping/truncating as described above."""
     limit = context_window - max_tokens
-    bare = messages_tokens(_answer_messages(question, [], [], []))
+    bare = messages_tokens(_answer_messages(question, [], [], [], notes))
     if bare > limit:
         raise InputError(f"the question is too long: with the instructions it takes {bare} "
                          f"tokens, and a {context_window}-token context window with "
@@ -87,7 +104,7 @@ def build_answer_prompt(question: str, sources: list[SearchHit], history: list[d
     hist = history_messages(history)
     dropped_hist = 0
     while True:
-        messages = _answer_messages(question, srcs, texts, hist)
+        messages = _answer_messages(question, srcs, texts, hist, notes, fields)
         used = messages_tokens(messages)
         if used <= limit:
             return Prompt(messages, srcs, used, len(sources) - len(srcs), dropped_hist)

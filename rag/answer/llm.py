@@ -1,6 +1,8 @@
 """The `llm` engine's transport: chat completions over the official openai client.
 
-Sync calls serve `ask`/`stream`, async calls serve `astream`; both stream. Retries with
+The answer pipeline streams with the async client (one per event loop); the sync
+`complete` serves the evals' judge. Only `content` is read from a reply: the reasoning
+some servers send alongside (`reasoning_content`, `reasoning`) is never shown. Retries with
 backoff on 429/5xx/timeouts are the client's own (`max_retries` from settings). Every
 failure becomes an LLMUnavailable naming the endpoint and what to check, never the key.
 """
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Generator, Iterator
+import weakref
+from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,8 +46,11 @@ class ChatModel:
         self.settings = settings
         self.endpoint = public_endpoint(settings.base_url)
         self._client: openai.OpenAI | None = None
-        self._aclient: openai.AsyncOpenAI | None = None
-        self._aloop: asyncio.AbstractEventLoop | None = None
+        # httpx async connection pools belong to one event loop: a client per loop (the
+        # server's or the TUI's, and the sync bridge's).
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                  openai.AsyncOpenAI] = \
+            weakref.WeakKeyDictionary()
 
     def _kwargs(self) -> dict[str, Any]:
         s = self.settings
@@ -57,11 +63,11 @@ class ChatModel:
         return self._client
 
     def aclient(self) -> openai.AsyncOpenAI:
-        # httpx async connection pools belong to one event loop.
         loop = asyncio.get_running_loop()
-        if self._aclient is None or self._aloop is not loop:
-            self._aclient, self._aloop = make_async_openai_client(**self._kwargs()), loop
-        return self._aclient
+        client = self._aclients.get(loop)
+        if client is None:
+            client = self._aclients[loop] = make_async_openai_client(**self._kwargs())
+        return client
 
     def _request(self, messages: list[dict[str, str]], max_tokens: int,
                  stream: bool) -> dict[str, Any]:
@@ -73,16 +79,6 @@ class ChatModel:
         return req
 
     # -- sync -----------------------------------------------------------------
-    def stream_chat(self, messages: list[dict[str, str]], *, max_tokens: int,
-                    usage: dict[str, int]) -> Generator[str, None, None]:
-        """Text deltas of the reply; `usage` is filled if the server reports it."""
-        with self._converted():
-            stream = self.client().chat.completions.create(
-                **self._request(messages, max_tokens, True))
-            with stream:
-                for chunk in stream:
-                    yield from _deltas(chunk, usage)
-
     def complete(self, messages: list[dict[str, str]], *, max_tokens: int,
                  usage: dict[str, int]) -> str:
         """The whole reply of a non-streamed request."""

@@ -61,6 +61,8 @@ REFUSAL_TEXT = ("The papers in this collection do not appear to cover this quest
 EXTRACTIVE_LEAD = "{count} {papers} in the collection {verb} to this:"
 DEGRADED_NOTICE = ("{reason}. This is an extractive answer built from the retrieved abstracts "
                    "instead.")
+GUARD_NOTICE = ("The model's answer {reason}, so it was withdrawn. This is an extractive "
+                "answer built from the retrieved abstracts instead.")
 
 _RUNS = re.compile(r"<{3,}|>{3,}")
 

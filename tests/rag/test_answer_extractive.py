@@ -80,8 +80,7 @@ def test_answer_json_shape(make_assistant: Callable[..., Assistant]) -> None:
     assert set(data) == {"question", "answer", "citations", "refused", "engine", "degraded",
                          "usage", "timings", "unsupported"}
     assert set(data["citations"][0]) == {"n", "paper_id", "title", "snippet", "support"}
-    assert set(data["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
-    assert data["usage"]["completion_tokens"] > 0
+    assert data["usage"] == {}  # no model ran: the TUI shows no token count (issue 14)
     assert {"retrieval_ms", "generation_ms", "total_ms"} <= set(data["timings"])
     assert "2.43 percent word error rate" in data["answer"]
 

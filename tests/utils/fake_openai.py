@@ -5,6 +5,9 @@ Runs in a background thread; the real `openai` client talks to it over real HTTP
   usage chunk when `stream_options.include_usage`); replies come from a queue of strings or
   callables `(request_json) -> str`, else from `default_reply`.
 - GET /v1/models, POST /v1/embeddings (deterministic vectors).
+- `reasoning`: text sent as a reasoning model's thinking in a separate delta field
+  (`reasoning_field`, default `reasoning_content`, as llama.cpp and vLLM do) before the
+  content, and on the non-streamed message.
 - Injected failures: `fail(status, times)` for the next requests, `delay` seconds before
   answering, `chunk_delay` between streamed chunks, `api_key` to demand a key (401 if wrong).
 - `requests` records every request (path, headers, json); `disconnects` counts clients that
@@ -46,6 +49,8 @@ class FakeOpenAI:
         self.chunk_delay = 0.0
         self.chunk_chars: int | None = None  # None: one chunk per word
         self.cut_stream_after: int | None = None  # drop the connection after n content chunks
+        self.reasoning: str | None = None
+        self.reasoning_field = "reasoning_content"
         self.requests: list[dict[str, Any]] = []
         self.disconnects = 0
         self.completed_streams = 0
@@ -215,7 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
                 "model": model, "usage": _usage(body, text),
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": text}}]})
+                             "message": {"role": "assistant", "content": text,
+                                         **self._reasoning()}}]})
             return
         self._stream(body, text, model)
 
@@ -226,6 +232,9 @@ class _Handler(BaseHTTPRequestHandler):
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         events = [chunk({"role": "assistant", "content": ""})]
+        if self.fake.reasoning:
+            events += [chunk({"content": None, self.fake.reasoning_field: piece})
+                       for piece in self.fake._chunks(self.fake.reasoning)]
         events += [chunk({"content": piece}) for piece in self.fake._chunks(text)]
         events.append(chunk({}, "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
@@ -252,6 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.completed_streams += 1
         except (BrokenPipeError, ConnectionResetError):
             self.fake.disconnects += 1
+
+    def _reasoning(self) -> dict[str, str]:
+        return {self.fake.reasoning_field: self.fake.reasoning} if self.fake.reasoning else {}
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
