@@ -119,27 +119,26 @@ class PacedClient:
 
     async def astream(self, question: str, *, session_id: str | None = None
                       ) -> AsyncGenerator[Any, None]:
-        from rag.answer.events import Event
+        from rag.answer.events import CitationsEvent, DoneEvent, SourcesEvent, TokenEvent
 
         words = ["pretraining", "improves", "**segmentation**", "on", "few", "labels", "[1]."]
-        yield Event("sources", {"sources": [{"n": 1, "paper_id": "p", "title": "Paper",
-                                             "snippet": "s", "score": 1.0}]})
+        yield SourcesEvent.model_validate({"sources": [
+            {"n": 1, "paper_id": "p", "title": "Paper", "snippet": "s", "score": 1.0}]})
         sent = []
         for i in range(self.tokens):
             text = words[i % len(words)] + " "
             if i % 60 == 59:
                 text += "\n\n- a list item with `code` and a [2] marker\n\n"
             sent.append(text)
-            yield Event("token", {"text": text})
+            yield TokenEvent(text=text)
             await asyncio.sleep(1 / self.rate)
-        yield Event("citations", {"citations": []})
-        yield Event("done", {"answer": "".join(sent), "citations": [], "timings": {},
-                             "usage": {}})
+        yield CitationsEvent(citations=[])
+        yield DoneEvent(answer="".join(sent))
 
     async def create_session(self, title: str | None = None) -> Any:
         from rag.sessions import SessionInfo
 
-        return SessionInfo("bench", title, "", "")
+        return SessionInfo(id="bench", title=title, created_at="", updated_at="")
 
     async def list_sessions(self) -> list[Any]:
         return []

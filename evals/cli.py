@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from paperchat.output import err, interactive, print_json, progress_bar
+from rag.console import err, interactive, print_json, progress_bar
 
 eval_app = typer.Typer(help="Retrieval and answer-quality evaluation suites; every run writes "
                        "report.json, report.md and report.html.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from paperchat.output import err, interactive, print_json, progress_bar
+from rag.console import err, interactive, print_json, progress_bar
 
 
 def ingest_command(
@@ -42,7 +42,8 @@ def ingest_command(
     for warning in report.warnings:
         err(f"warning: {warning}")
     if as_json:
-        print_json(report.to_json())
+        # The warnings went to stderr above; the counts are what a script reads.
+        print_json(report.model_dump(mode="json", exclude={"duplicates", "warnings"}))
         return
     typer.echo(
         f"{report.collection}: {report.papers} papers ({report.added} added, "
@@ -56,14 +57,14 @@ def papers_command(
 ) -> None:
     """List the papers in the collection."""
     from rag.library import Library
+    from rag.models import PaperList, PaperSummary
     from rag.settings import load_settings
 
     library = Library(load_settings(collection=collection))
     papers = library.papers()
     if as_json:
-        print_json({"collection": library.settings.collection, "count": len(papers),
-                    "papers": [{"paper_id": p.id, "title": p.title, "year": p.year,
-                                "authors": list(p.authors)} for p in papers]})
+        print_json(PaperList(collection=library.settings.collection, count=len(papers),
+                             papers=[PaperSummary.of(p) for p in papers]))
         return
     if not papers:
         err("the collection is empty; run `paperchat ingest`")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ingest.parsers import ParseResult
     from rag.library import Library
     from rag.models import IngestReport
 
@@ -21,11 +22,16 @@ def ingest_paths(library: Library, paths: Sequence[Path], *, format: str | None 
 
     files = list(paths) or [bundled_collection_path()]
     parsed = parse_files(files, format=format)
-    report = library.ingest(parsed.papers, prune=prune, rebuild=rebuild, progress=progress,
-                            on_wait=on_wait)
-    report.duplicates = parsed.duplicates
-    report.warnings = list(parsed.warnings)
-    return report
+    return ingest_parsed(library, parsed, prune=prune, rebuild=rebuild, progress=progress,
+                         on_wait=on_wait)
+
+
+def ingest_parsed(library: Library, parsed: ParseResult, **options: Any) -> IngestReport:
+    """Index parsed papers (`options` go to `Library.ingest`); the report also counts the
+    duplicates merged while parsing and carries the parse warnings."""
+    report = library.ingest(parsed.papers, **options)
+    return report.model_copy(update={"duplicates": parsed.duplicates,
+                                     "warnings": list(parsed.warnings)})
 
 
 def ensure_ingested(library: Library, progress: Callable[[int, int], None] | None = None

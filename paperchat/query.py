@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from paperchat.output import err, interactive, print_json, progress_bar
+from rag.console import err, interactive, print_json, progress_bar
 from rag.errors import InputError
 
 if TYPE_CHECKING:
+    from rag.answer.models import Answer
     from rag.library import Library
 
 
@@ -63,12 +64,12 @@ def search_command(
     _require_papers(library)
     if queries is not None:
         for qid, text in _read_jsonl(queries, "query"):
-            print_json({"id": qid, **library.search(text, k, mode=mode).to_json()})
+            print_json({"id": qid, **library.search(text, k, mode=mode).model_dump(mode="json")})
         return
     assert query is not None
     response = library.search(query, k, mode=mode)
     if as_json:
-        print_json(response.to_json())
+        print_json(response)
         return
     if not response.results:
         typer.echo("no matching papers")
@@ -115,52 +116,51 @@ def ask_command(
     if questions is not None:
         for qid, text in _read_jsonl(questions, "question"):
             answer = assistant.ask(text, k=k, engine=engine)
-            print_json({"id": qid, **answer.to_json()})
+            print_json({"id": qid, **answer.model_dump(mode="json")})
         return
     assert question is not None
     if as_json or not sys.stdout.isatty():
         answer = assistant.ask(question, k=k, engine=engine, session_id=session)
         if as_json:
-            print_json(answer.to_json())
+            print_json(answer)
         else:
-            _print_answer(answer.to_json())
+            _print_answer(answer)
         return
     _stream_answer(assistant, question, k=k, engine=engine, session_id=session)
 
 
 def _stream_answer(assistant: Any, question: str, **kwargs: Any) -> None:
     # `events` raises typed errors (converted to a message and exit code in main.run).
+    from rag.answer.events import DoneEvent, ResetEvent, TokenEvent
+
     for event in assistant.events(question, **kwargs):
-        if event.type == "token":
-            sys.stdout.write(event.data["text"])
+        if isinstance(event, TokenEvent):
+            sys.stdout.write(event.text)
             sys.stdout.flush()
-        elif event.type == "reset":  # printed text cannot be taken back: mark it withdrawn
+        elif isinstance(event, ResetEvent):  # printed text cannot be taken back: mark it
             sys.stdout.write("\n")
-            err(f"(withdrawn: {event.data.get('reason', '')})")
-        elif event.type == "done":
+            err(f"(withdrawn: {event.reason})")
+        elif isinstance(event, DoneEvent):
             sys.stdout.write("\n")
-            _print_references(event.data)
+            _print_references(event)
 
 
-def _print_answer(data: dict[str, Any]) -> None:
-    typer.echo(data["answer"])
-    _print_references(data)
+def _print_answer(answer: Answer) -> None:
+    typer.echo(answer.answer)
+    _print_references(answer)
 
 
-def _print_references(data: dict[str, Any]) -> None:
-    if data.get("notice"):
-        err(f"note: {data['notice']}")
-    if data.get("citations"):
+def _print_references(answer: Answer) -> None:
+    if answer.notice:
+        err(f"note: {answer.notice}")
+    if answer.citations:
         typer.echo("\nSources:")
-        for c in data["citations"]:
-            support = c.get("support")
-            tail = f"  (support {support:.2f})" if isinstance(support, float) else ""
-            typer.echo(f"  [{c['n']}] {c['title']}  [{c['paper_id']}]{tail}")
-    unsupported = data.get("unsupported") or []
-    for sentence in unsupported:
+        for c in answer.citations:
+            tail = f"  (support {c.support:.2f})" if c.support is not None else ""
+            typer.echo(f"  [{c.n}] {c.title}  [{c.paper_id}]{tail}")
+    for sentence in answer.unsupported:
         err(f"weakly supported: {sentence}")
-    timings = data.get("timings") or {}
-    err(f"{data.get('engine')} · {timings.get('total_ms', 0):.0f} ms")
+    err(f"{answer.engine} · {answer.timings.get('total_ms', 0):.0f} ms")
 
 
 def _require_papers(library: Library) -> None:

@@ -184,7 +184,7 @@ class Library:
             raise InputError(f"unknown search mode {mode!r}; choose from {', '.join(MODES)}")
         t0 = time.perf_counter()
         if self.is_empty():
-            return SearchResponse(query, [], {"total_ms": 0.0})
+            return SearchResponse(query=query, results=[], timings={"total_ms": 0.0})
         self.check_embedder()
         # The keyword index object is replaced (never mutated) by an ingest, so a search
         # that started before the swap finishes on the old one.

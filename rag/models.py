@@ -1,15 +1,32 @@
-"""Plain data records shared by every layer."""
+"""The domain records shared by every layer, as pydantic models defined once.
+
+`model_dump(mode="json")` of each is its wire shape: what `--json` prints, what the HTTP API
+returns and what the TUI's client reads back with `model_validate`. Fields that only the
+core uses (raw scores, refusal signals) are `exclude=True`, so they never reach a client.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 
-@dataclass(frozen=True)
-class Paper:
-    """One paper: an id, a title and an abstract, plus optional bibliographic fields."""
+class Record(BaseModel):
+    """Base of the wire models: OpenAPI lists a defaulted field as always present (it is)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Paper(Record):
+    """One paper: an id, a title and an abstract, plus optional bibliographic fields.
+
+    Its dump (`id`, ..., lists for authors and categories) is the JSON `paperchat ingest`
+    reads and the record stored with the paper's first chunk.
+    """
+
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
     id: str
     title: str
@@ -29,16 +46,57 @@ class Paper:
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
-    def to_dict(self) -> dict[str, object]:
-        d = asdict(self)
-        d["authors"] = list(self.authors)
-        d["categories"] = list(self.categories)
-        return d
+
+class PaperSummary(Record):
+    """A paper in a listing (`paperchat papers --json`, GET /v1/papers)."""
+
+    paper_id: str
+    title: str
+    year: int | None
+    authors: list[str]
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperSummary:
+        return cls(paper_id=paper.id, title=paper.title, year=paper.year,
+                   authors=list(paper.authors))
 
 
-@dataclass(frozen=True)
-class Chunk:
+class PaperList(Record):
+    """The papers of a collection (`paperchat papers --json`)."""
+
+    collection: str
+    count: int = Field(description="Papers in the collection (all pages).")
+    papers: list[PaperSummary]
+
+
+class PaperDetail(Record):
+    """One paper with its abstract and bibliographic fields (GET /v1/papers/{paper_id})."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    year: int | None
+    url: str | None
+    doi: str | None
+    categories: list[str]
+
+    @classmethod
+    def of(cls, paper: Paper) -> PaperDetail:
+        return cls(paper_id=paper.id, title=paper.title, abstract=paper.abstract,
+                   authors=list(paper.authors), year=paper.year, url=paper.url, doi=paper.doi,
+                   categories=list(paper.categories))
+
+    def paper(self) -> Paper:
+        return Paper(id=self.paper_id, title=self.title, abstract=self.abstract,
+                     authors=tuple(self.authors), year=self.year, url=self.url, doi=self.doi,
+                     categories=tuple(self.categories))
+
+
+class Chunk(BaseModel):
     """A token-bounded piece of one paper's abstract; `text` starts with the title."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     paper_id: str
@@ -46,8 +104,7 @@ class Chunk:
     text: str
 
 
-@dataclass
-class SearchHit:
+class SearchHit(Record):
     """One paper in a ranked result list."""
 
     rank: int
@@ -55,50 +112,55 @@ class SearchHit:
     title: str
     score: float
     snippet: str
-    abstract: str = ""
-    dense_score: float | None = None
-    bm25_score: float | None = None
+    # Core only (the answer layer reads them; `search --json` does not print them):
+    abstract: str = Field("", exclude=True)
+    year: int | None = Field(None, exclude=True)
+    authors: list[str] = Field(default_factory=list, exclude=True)
+    dense_score: float | None = Field(None, exclude=True)
+    bm25_score: float | None = Field(None, exclude=True)
 
-    def to_json(self) -> dict[str, object]:
-        """The `paperchat search --json` result shape."""
-        return {"rank": self.rank, "paper_id": self.paper_id, "title": self.title,
-                "score": round(self.score, 6), "snippet": self.snippet}
+    @field_serializer("score")
+    def _score(self, score: float) -> float:
+        return round(score, 6)
 
 
-@dataclass
-class SearchResponse:
-    """Ranked papers for one query plus timings in milliseconds."""
+class SearchResponse(Record):
+    """Ranked papers for one query plus timings in milliseconds (`paperchat search --json`)."""
 
     query: str
     results: list[SearchHit]
-    timings: dict[str, float] = field(default_factory=dict)
-    top_cosine: float | None = None  # best dense cosine among candidates (refusal signal)
-    top_bm25: float = 0.0  # best BM25 score among candidates (refusal signal)
+    timings: dict[str, float] = Field(default_factory=dict)
+    # Refusal signals, for the answer layer only:
+    top_cosine: float | None = Field(None, exclude=True)  # best dense cosine among candidates
+    top_bm25: float = Field(0.0, exclude=True)  # best BM25 score among candidates
     # Live chunks containing each query term (BM25 stems); 0 = a term the collection never
-    # uses (refusal signal). None when the producer has no keyword index.
-    term_df: dict[str, int] | None = None
+    # uses. None when the producer has no keyword index.
+    term_df: dict[str, int] | None = Field(None, exclude=True)
 
-    def to_json(self) -> dict[str, object]:
-        return {"query": self.query, "results": [h.to_json() for h in self.results],
-                "timings": {k: round(v, 2) for k, v in self.timings.items()}}
+    @field_serializer("timings")
+    def _timings(self, timings: dict[str, float]) -> dict[str, float]:
+        return round_timings(timings)
 
 
-@dataclass
-class IngestReport:
-    """Counts after an ingest; `papers` is the collection size afterwards."""
+class IngestReport(Record):
+    """Counts after an ingest (`paperchat ingest --json`, POST /v1/ingest)."""
 
     collection: str
-    papers: int = 0
+    papers: int = Field(0, description="Collection size afterwards.")
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
     seconds: float = 0.0
-    duplicates: int = 0
-    warnings: list[str] = field(default_factory=list)
+    duplicates: int = Field(0, description="Duplicate records merged while parsing.")
+    warnings: list[str] = Field(default_factory=list)
 
-    def to_json(self) -> dict[str, object]:
-        return {"collection": self.collection, "papers": self.papers, "added": self.added,
-                "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
-                "chunks": self.chunks, "seconds": round(self.seconds, 3)}
+    @field_serializer("seconds")
+    def _seconds(self, seconds: float) -> float:
+        return round(seconds, 3)
+
+
+def round_timings(timings: dict[str, float]) -> dict[str, float]:
+    """Milliseconds to two decimals, as every `timings` object is printed."""
+    return {k: round(v, 2) for k, v in timings.items()}

@@ -86,9 +86,10 @@ def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
         hits.append(SearchHit(
             rank=len(hits) + 1, paper_id=pid, title=paper.title or titles.get(pid, ""),
             score=float(fused[pid]), snippet=_snippet(text), abstract=paper.abstract,
-            dense_score=dense.get(pid), bm25_score=bm25.get(pid)))
+            year=paper.year, authors=list(paper.authors), dense_score=dense.get(pid),
+            bm25_score=bm25.get(pid)))
     timings["fetch_ms"] = _ms(t0)
-    response = SearchResponse(query, hits, timings)
+    response = SearchResponse(query=query, results=hits, timings=timings)
     response.top_cosine = top_cosine
     response.top_bm25 = max(bm25.values(), default=0.0)
     response.term_df = keyword.document_frequencies(query_terms(query))

@@ -20,12 +20,14 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import Field
+
 from rag.errors import CollectionError, InputError, NotFoundError
+from rag.models import Record
 
 MIGRATIONS: list[str] = [
     """
@@ -69,42 +71,38 @@ def _owned(owner: Owner) -> tuple[str, tuple[Any, ...]]:
     return "s.owner IS ?", (owner,)
 
 
-@dataclass
-class SessionInfo:
+class SessionInfo(Record):
+    """A chat session without its messages (GET /v1/sessions lists these)."""
+
     id: str
     title: str | None
-    created_at: str  # ISO 8601, UTC
+    created_at: str = Field(description="ISO 8601, UTC.")
     updated_at: str
     message_count: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "created_at": self.created_at,
-                "updated_at": self.updated_at, "message_count": self.message_count}
 
+class Message(Record):
+    """One turn of a session; an assistant turn keeps the citations its [n] refer to."""
 
-@dataclass
-class Message:
-    role: str
+    role: Literal["user", "assistant"]
     content: str
-    citations: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content, "citations": self.citations,
-                "created_at": self.created_at}
 
+class Session(SessionInfo):
+    """A session with its messages, oldest first: the info's fields plus `messages`."""
 
-@dataclass
-class Session:
-    info: SessionInfo
-    messages: list[Message]
+    messages: list[Message] = Field(default_factory=list)
+
+    @property
+    def info(self) -> SessionInfo:
+        """The session without its messages."""
+        return SessionInfo.model_validate(self.model_dump(exclude={"messages"}))
 
     def history(self) -> list[dict[str, Any]]:
         """Turns as the answer layer takes them: role, content, citations."""
         return history(self.messages)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.info.to_json(), "messages": [m.to_json() for m in self.messages]}
 
 
 def history(messages: list[Message]) -> list[dict[str, Any]]:
@@ -158,7 +156,8 @@ class SessionStore:
     def create(self, title: str | None = None, *, owner: str | None = None) -> SessionInfo:
         """A new, empty session of `owner` (None: the default user)."""
         now = _now()
-        info = SessionInfo(uuid.uuid4().hex, _clean_title(title), now, now, 0)
+        info = SessionInfo(id=uuid.uuid4().hex, title=_clean_title(title), created_at=now,
+                           updated_at=now)
         with self._connect() as conn:
             conn.execute("INSERT INTO sessions (id, title, created_at, updated_at, owner) "
                          "VALUES (?, ?, ?, ?, ?)", (info.id, info.title, now, now, owner))
@@ -172,8 +171,7 @@ class SessionStore:
             f"FROM sessions s WHERE s.id = ? AND {where}", (session_id, *params)).fetchone()
         if row is None:
             raise NotFoundError(f"no chat session with id {session_id!r}")
-        return SessionInfo(row["id"], row["title"], row["created_at"], row["updated_at"],
-                           row["n"])
+        return _info(row)
 
     def _title(self, conn: sqlite3.Connection, session_id: str,
                owner: Owner = ANY_OWNER) -> str | None:
@@ -197,7 +195,7 @@ class SessionStore:
             info = self._info(conn, session_id, owner)
             rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
                                 "WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
-        return Session(info, [_message(r) for r in rows])
+        return Session(**dict(info), messages=[_message(r) for r in rows])
 
     def recent(self, session_id: str, limit: int) -> builtins.list[Message]:
         """The last `limit` messages, oldest first: what a new turn reads, at any length.
@@ -249,12 +247,17 @@ class SessionStore:
                 "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
                 f"FROM sessions s WHERE {where} ORDER BY s.updated_at DESC, s.rowid DESC",
                 params).fetchall()
-        return [SessionInfo(r["id"], r["title"], r["created_at"], r["updated_at"], r["n"])
-                for r in rows]
+        return [_info(r) for r in rows]
+
+
+def _info(row: sqlite3.Row) -> SessionInfo:
+    return SessionInfo(id=row["id"], title=row["title"], created_at=row["created_at"],
+                       updated_at=row["updated_at"], message_count=row["n"])
 
 
 def _message(row: sqlite3.Row) -> Message:
-    return Message(row["role"], row["content"], json.loads(row["citations"]), row["created_at"])
+    return Message(role=row["role"], content=row["content"],
+                   citations=json.loads(row["citations"]), created_at=row["created_at"])
 
 
 def _clean_title(title: str | None) -> str | None:

@@ -299,7 +299,7 @@ class ChromaStore:
                                     "chunk_index": c.index, "n_chunks": counts[c.paper_id],
                                     "title": p.title}
             if c.index == 0:
-                meta["paper"] = json.dumps(p.to_dict(), ensure_ascii=False)
+                meta["paper"] = json.dumps(p.model_dump(mode="json"), ensure_ascii=False)
             ids.append(chunk_id(c, hashes[c.paper_id]))
             docs.append(c.text)
             metas.append(meta)
@@ -555,10 +555,7 @@ def _prefetched(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 def paper_from_json(raw: str) -> Paper:
-    d = json.loads(raw)
-    d["authors"] = tuple(d.get("authors") or ())
-    d["categories"] = tuple(d.get("categories") or ())
-    return Paper(**d)
+    return Paper.model_validate_json(raw)
 
 
 def _is_missing(e: Exception) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
@@ -11,13 +10,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, ErrorEvent, Event
+from rag.answer.models import Answer
 from rag.settings import Settings
-from server.checks import answer_json, check_engine, check_question, check_session, public_answer
+from server.checks import answer_of, check_engine, check_question, check_session, public_answer
 from server.deps import AssistantDep, SessionsDep, SettingsDep
 from server.errors import describe_event, error_body
 from server.limits import LeasedEventSource, SlotsDep
-from server.schemas import AnswerOut, AskRequest, error_responses
+from server.schemas import AskRequest, error_responses
 from server.security import UserDep
 
 # astream is annotated AsyncIterator but is an async generator, which can be closed.
@@ -43,9 +43,9 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/ask", response_model=AnswerOut, response_model_exclude_unset=True)
+@router.post("/ask", response_model=Answer)
 async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
-              sessions: SessionsDep, user: UserDep, slots: SlotsDep) -> dict[str, Any]:
+              sessions: SessionsDep, user: UserDep, slots: SlotsDep) -> Answer:
     """Answer a question from the collection, citing papers as [n].
 
     Returns the same JSON as `paperchat ask --json`. With `session_id` the question continues
@@ -61,8 +61,8 @@ async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
     check_engine(assistant, body.engine)
     await check_session(sessions, body.session_id, user)
     async with slots.hold():
-        return await answer_json(assistant, body.question, settings, k=body.k,
-                                 engine=body.engine, session_id=body.session_id)
+        return await answer_of(assistant, body.question, settings, k=body.k,
+                               engine=body.engine, session_id=body.session_id)
 
 
 @router.post("/ask/stream", response_model=None, responses=_STREAM_DOC)
@@ -87,10 +87,10 @@ async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: Settin
     except BaseException:
         lease.release()
         raise
-    if first.type == "error":
+    if isinstance(first, ErrorEvent):
         lease.release()
         await events.aclose()
-        status, detail = describe_event(first.data, settings)
+        status, detail = describe_event(first, settings)
         return JSONResponse(error_body(**detail), status_code=status)
     return LeasedEventSource(_sse(first, events, settings), lease, ping=15)
 
@@ -105,9 +105,8 @@ async def _sse(first: Event, events: Stream,
 
 
 def _encode(event: Event, settings: Settings) -> ServerSentEvent:
-    data = event.to_json()
-    if event.type == "error":
-        data = {"type": "error", **describe_event(event.data, settings)[1]}
-    elif event.type == "done":
-        data = {"type": "done", **public_answer(event.data, settings)}
-    return ServerSentEvent(data=json.dumps(data, ensure_ascii=False), event=event.type)
+    if isinstance(event, ErrorEvent):
+        event = ErrorEvent(**describe_event(event, settings)[1])
+    elif isinstance(event, DoneEvent):
+        event = public_answer(event, settings)
+    return ServerSentEvent(data=event.model_dump_json(), event=event.type)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from fastapi.concurrency import run_in_threadpool
 
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, ErrorEvent, Event
+from rag.answer.models import Answer
 from rag.answer.service import Assistant
 from rag.errors import ConfigError, InputError
 from rag.sessions import SessionStore
@@ -42,11 +43,15 @@ def check_engine(assistant: Assistant, engine: str | None) -> None:
                          "configured; use engine=auto or extractive") from e
 
 
-def public_answer(data: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """An answer's JSON with any configured endpoint or secret scrubbed from its notice."""
-    if data.get("notice"):
-        data["notice"] = redact(data["notice"], settings)
-    return data
+A = TypeVar("A", bound=Answer)
+
+
+def public_answer(answer: A, settings: Settings) -> A:
+    """The answer (or `done` event) with any configured endpoint or secret scrubbed from its
+    notice."""
+    if answer.notice:
+        return answer.model_copy(update={"notice": redact(answer.notice, settings)})
+    return answer
 
 
 async def check_session(sessions: SessionStore, session_id: str | None, user: User) -> None:
@@ -55,16 +60,16 @@ async def check_session(sessions: SessionStore, session_id: str | None, user: Us
         await run_in_threadpool(lambda: sessions.check(session_id, owner=user.name))
 
 
-async def answer_json(assistant: Assistant, question: str, settings: Settings,
-                      **options: Any) -> dict[str, Any]:
-    """The answer's JSON, produced on the event loop: cancelling the request (the client
-    left) stops retrieval and generation and closes the LLM's stream. AnswerFailed carries
-    an error event."""
+async def answer_of(assistant: Assistant, question: str, settings: Settings,
+                    **options: Any) -> Answer:
+    """The answer, produced on the event loop: cancelling the request (the client left)
+    stops retrieval and generation and closes the LLM's stream. AnswerFailed carries an
+    error event."""
     events = cast(AsyncGenerator[Event, None], assistant.astream(question, **options))
     async with aclosing(events):
         async for event in events:
-            if event.type == "error":
-                raise AnswerFailed(event.data)
-            if event.type == "done":
-                return public_answer(event.data, settings)
-    raise AnswerFailed({"code": "internal_error", "message": "the answer ended early"})
+            if isinstance(event, ErrorEvent):
+                raise AnswerFailed(event)
+            if isinstance(event, DoneEvent):
+                return public_answer(event, settings)
+    raise AnswerFailed(ErrorEvent(code="internal_error", message="the answer ended early"))

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from rag.answer.events import ErrorEvent
 from rag.answer.llm import public_endpoint
 from rag.errors import (
     CollectionError,
@@ -64,9 +65,9 @@ class BodyTooLarge(StarletteHTTPException):
 class AnswerFailed(Exception):
     """An `error` event of the answer stream, raised by a route that returns whole JSON."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        super().__init__(data.get("code"))
-        self.data = data
+    def __init__(self, event: ErrorEvent) -> None:
+        super().__init__(event.code)
+        self.event = event
 
 
 class BadParameter(StarletteHTTPException):
@@ -145,11 +146,11 @@ def describe(exc: PaperchatError, settings: Settings | None) -> tuple[int, dict[
     return status, error_body(exc.code, fixed or redact(str(exc), settings), **extra)
 
 
-def describe_event(data: dict[str, Any], settings: Settings | None) -> tuple[int, dict[str, Any]]:
-    """(status, safe {"code", "message"}) for the data of an `error` stream event."""
-    code = str(data.get("code") or "internal_error")
+def describe_event(event: ErrorEvent, settings: Settings | None) -> tuple[int, dict[str, Any]]:
+    """(status, safe {"code", "message"}) for an `error` stream event."""
+    code = event.code or "internal_error"
     status, fixed = _BY_CODE.get(code, (500, "internal server error"))
-    return status, {"code": code, "message": fixed or redact(str(data.get("message")), settings)}
+    return status, {"code": code, "message": fixed or redact(event.message, settings)}
 
 
 def _settings(request: Request) -> Settings | None:
@@ -166,7 +167,7 @@ async def _paperchat(request: Request, exc: Exception) -> JSONResponse:
 
 async def _answer_failed(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AnswerFailed)
-    status, detail = describe_event(exc.data, _settings(request))
+    status, detail = describe_event(exc.event, _settings(request))
     if status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, detail["code"])
     return JSONResponse(error_body(**detail), status_code=status)

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ingest.parsers import parse_text
+from ingest.pipeline import ingest_parsed
 from rag.errors import InputError, ParseError
+from rag.models import IngestReport
 from server.deps import LibraryDep, SettingsDep
 from server.errors import BadParameter
-from server.schemas import IngestOut, PaperIn, error_responses
+from server.schemas import PaperIn, error_responses
 
 router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 409, 415, 503))
 
@@ -41,7 +43,7 @@ _UNSAFE = re.compile(r"[^\w .+-]")
 _PARAMETERS = {"format", "prune", "confirm"}
 
 
-@router.post("/ingest", response_model=IngestOut, openapi_extra={"requestBody": _BODY})
+@router.post("/ingest", response_model=IngestReport, openapi_extra={"requestBody": _BODY})
 async def ingest(
     request: Request,
     library: LibraryDep,
@@ -51,7 +53,7 @@ async def ingest(
     prune: Annotated[bool, Query(description="Remove papers not in this upload.")] = False,
     confirm: Annotated[bool, Query(description="Allow a prune that removes more than "
                                    "server.prune_max_share of the collection.")] = False,
-) -> dict[str, Any]:
+) -> IngestReport:
     """Parse and index papers; returns the ingest counts.
 
     Send a collection file as multipart/form-data (field `file`), or a JSON list of papers
@@ -74,10 +76,8 @@ async def ingest(
     # needs a restart anyway, and its collection swap is not yet safe for concurrent reads.
     # Another process's ingest (the CLI) holds the collection: 409 at once rather than a
     # request hanging for minutes; ingests of this server queue on the in-process lock.
-    report = await run_in_threadpool(lambda: library.ingest(
-        parsed.papers, prune=prune, wait=0, max_prune_share=share))
-    return {**report.to_json(), "duplicates": parsed.duplicates,
-            "warnings": list(parsed.warnings)}
+    return await run_in_threadpool(lambda: ingest_parsed(
+        library, parsed, prune=prune, wait=0, max_prune_share=share))
 
 
 async def _read_upload(request: Request, format: str | None) -> tuple[str, str, str | None]:

@@ -23,11 +23,12 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from sse_starlette import ServerSentEvent
 
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, ErrorEvent, Event, ResetEvent, TokenEvent
+from rag.answer.models import Answer
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
 from server.ask import Stream
-from server.checks import answer_json, check_question, public_answer
+from server.checks import answer_of, check_question, public_answer
 from server.deps import AssistantDep, SettingsDep
 from server.errors import describe_event, error_body
 from server.limits import LeasedEventSource, SlotsDep
@@ -84,8 +85,8 @@ async def chat_completions(body: ChatRequest, assistant: AssistantDep,
     check_question(question, settings)
     if not body.stream:
         async with slots.hold():
-            return completion(await answer_json(assistant, question, settings,
-                                                history=history))
+            return completion(await answer_of(assistant, question, settings,
+                                              history=history))
     lease = await slots.acquire()
     try:
         events = cast(Stream, assistant.astream(question, history=history))
@@ -93,10 +94,10 @@ async def chat_completions(body: ChatRequest, assistant: AssistantDep,
     except BaseException:
         lease.release()
         raise
-    if first.type == "error":
+    if isinstance(first, ErrorEvent):
         lease.release()
         await events.aclose()
-        status, detail = describe_event(first.data, settings)
+        status, detail = describe_event(first, settings)
         return JSONResponse(error_body(**detail), status_code=status)
     options = body.model_extra.get("stream_options") if body.model_extra else None
     usage = isinstance(options, dict) and bool(options.get("include_usage"))
@@ -149,29 +150,36 @@ def split_sources(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def sources_text(citations: list[dict[str, Any]]) -> str:
-    """The "Sources:" list appended to the reply text (empty when nothing is cited)."""
+    """The "Sources:" list appended to the reply text (empty when nothing is cited), from
+    the citations' JSON."""
     if not citations:
         return ""
     lines = [f"[{c['n']}] {c['title']} ({c['paper_id']})" for c in citations]
     return _SOURCES + "\n".join(lines)
 
 
-def _meta(data: dict[str, Any]) -> dict[str, Any]:
-    keys = ("engine", "refused", "degraded", "notice", "timings", "unsupported")
-    return {k: data[k] for k in keys if k in data}
+_META = {"engine", "refused", "degraded", "notice", "timings", "unsupported"}
 
 
-def completion(data: dict[str, Any]) -> dict[str, Any]:
-    """A chat.completion object from an answer's JSON."""
-    usage = data.get("usage") or {}
+def _meta(answer: Answer) -> dict[str, Any]:
+    return answer.model_dump(mode="json", include=_META)
+
+
+def _citations(answer: Answer) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in answer.citations]
+
+
+def completion(answer: Answer) -> dict[str, Any]:
+    """A chat.completion object from an answer."""
+    citations = _citations(answer)
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
         "created": int(time.time()), "model": MODEL_ID,
         "choices": [{"index": 0, "finish_reason": "stop", "message": {
-            "role": "assistant", "content": data["answer"] + sources_text(data["citations"])}}],
-        "usage": {k: int(usage.get(k, 0)) for k in
+            "role": "assistant", "content": answer.answer + sources_text(citations)}}],
+        "usage": {k: int(answer.usage.get(k, 0)) for k in
                   ("prompt_tokens", "completion_tokens", "total_tokens")},
-        "citations": data["citations"], "paperchat": _meta(data),
+        "citations": citations, "paperchat": _meta(answer),
     }
 
 
@@ -186,7 +194,7 @@ async def _chunks(first: Event, events: Stream, settings: Settings,
         async for event in events:
             for out in stream.translate(event):
                 yield out
-            if event.type == "error":
+            if isinstance(event, ErrorEvent):
                 return
     yield ServerSentEvent(data="[DONE]")
 
@@ -207,21 +215,22 @@ class _ChunkStream:
         return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
 
     def translate(self, event: Event) -> list[ServerSentEvent]:
-        if event.type == "token":
-            return [self.chunk({"content": event.data["text"]})]
-        if event.type == "reset":
-            return [self.chunk({"content": WITHDRAWN.format(reason=event.data.get("reason"))})]
-        if event.type == "error":
-            _, detail = describe_event(event.data, self.settings)
+        if isinstance(event, TokenEvent):
+            return [self.chunk({"content": event.text})]
+        if isinstance(event, ResetEvent):
+            return [self.chunk({"content": WITHDRAWN.format(reason=event.reason)})]
+        if isinstance(event, ErrorEvent):
+            _, detail = describe_event(event, self.settings)
             # The openai SDK raises an APIError for a data payload with an "error" key.
             return [ServerSentEvent(data=json.dumps({"error": {**detail,
                                                                "type": detail["code"]}}))]
-        if event.type != "done":
+        if not isinstance(event, DoneEvent):
             return []
-        data = public_answer(event.data, self.settings)
-        tail = sources_text(data["citations"])
+        answer = public_answer(event, self.settings)
+        citations = _citations(answer)
+        tail = sources_text(citations)
         out = [self.chunk({"content": tail})] if tail else []
-        out.append(self.chunk({}, "stop", citations=data["citations"], paperchat=_meta(data)))
+        out.append(self.chunk({}, "stop", citations=citations, paperchat=_meta(answer)))
         if self.include_usage:
-            out.append(self.chunk({}, usage=completion(data)["usage"]))
+            out.append(self.chunk({}, usage=completion(answer)["usage"]))
         return out

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from rag.models import PaperDetail, PaperSummary
 from server.deps import LibraryDep
-from server.schemas import PaperDetail, PaperPage, PaperSummary, error_responses
+from server.schemas import PaperPage, error_responses
 
 router = APIRouter(tags=["papers"], responses=error_responses(503))
 PAPER_ID_CHARS = 256  # longer ids are refused without being echoed (DOIs fit easily)
@@ -21,8 +22,7 @@ def list_papers(
 ) -> PaperPage:
     """List the collection's papers sorted by title, one page at a time."""
     papers = library.papers()
-    page = [PaperSummary(paper_id=p.id, title=p.title, year=p.year, authors=list(p.authors))
-            for p in papers[offset:offset + limit]]
+    page = [PaperSummary.of(p) for p in papers[offset:offset + limit]]
     return PaperPage(collection=library.settings.collection, count=len(papers),
                      offset=offset, limit=limit, papers=page)
 
@@ -31,7 +31,4 @@ def list_papers(
 def get_paper(paper_id: Annotated[str, Path(max_length=PAPER_ID_CHARS)],
               library: LibraryDep) -> PaperDetail:
     """One paper with its abstract and bibliographic fields; 404 if it is not indexed."""
-    p = library.get_paper(paper_id)
-    return PaperDetail(paper_id=p.id, title=p.title, abstract=p.abstract,
-                       authors=list(p.authors), year=p.year, url=p.url, doi=p.doi,
-                       categories=list(p.categories))
+    return PaperDetail.of(library.get_paper(paper_id))

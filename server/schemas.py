@@ -1,10 +1,19 @@
-"""Request and response models: the OpenAPI contract of the HTTP API."""
+"""Request models and the server-only response models of the HTTP API.
+
+The answers, hits, papers, sessions and ingest counts it returns are the rag/ models
+themselves (rag/models.py, rag/answer/models.py, rag/sessions.py): one shape for the API,
+the CLI's --json and the TUI's client.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from rag.answer.models import Citation
+from rag.models import PaperList
+from rag.sessions import SessionInfo
 
 # A question or query must contain something besides whitespace, in Python's sense of it
 # (what str.strip() removes), and invisible characters (BOM, zero-width, soft hyphen): the
@@ -14,12 +23,8 @@ NOT_BLANK = ("[^\t-\r\x1c- \x85\xa0\xad\u1680\u180e\u2000-\u200d\u2028\u2029\u20
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Out(BaseModel):
-    # Extra keys pass through, so a field added to a rag/ shape reaches clients unchanged.
-    model_config = ConfigDict(extra="allow")
+    # Strict: JSON `true` is not a k of 1, nor "3" a k of 3.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -68,78 +73,20 @@ Engine = Literal["auto", "llm", "extractive"]
 class AskRequest(_In):
     question: str = Field(min_length=1, pattern=NOT_BLANK,
                           description="The question; at most server.max_question_chars.")
-    k: int | None = Field(None, ge=1, le=20, description="Papers given to the answer engine.")
+    k: StrictInt | None = Field(None, ge=1, le=20,
+                                description="Papers given to the answer engine.")
     engine: Engine | None = Field(None, description="auto (LLM when configured), llm or "
                                   "extractive.")
     session_id: str | None = Field(None, min_length=1, max_length=64,
                                    description="Chat session to continue (see /v1/sessions).")
 
 
-class CitationOut(_Out):
-    n: int
-    paper_id: str
-    title: str
-    snippet: str
-    support: float | None = None
-
-
-class AnswerOut(_Out):
-    """The `paperchat ask --json` shape."""
-
-    question: str
-    answer: str
-    citations: list[CitationOut]
-    refused: bool
-    engine: str
-    degraded: bool
-    usage: dict[str, int]
-    timings: dict[str, float]
-    unsupported: list[str] = Field(default_factory=list)
-    notice: str | None = None
-    session_id: str | None = None
-
-
-class HitOut(_Out):
-    rank: int
-    paper_id: str
-    title: str
-    score: float
-    snippet: str
-
-
-class SearchOut(_Out):
-    """The `paperchat search --json` shape."""
-
-    query: str
-    results: list[HitOut]
-    timings: dict[str, float]
-
-
 # -- papers ---------------------------------------------------------------------------
-class PaperSummary(BaseModel):
-    paper_id: str
-    title: str
-    year: int | None
-    authors: list[str]
+class PaperPage(PaperList):
+    """One page of the collection's papers, sorted by title."""
 
-
-class PaperPage(BaseModel):
-    collection: str
-    count: int = Field(description="Papers in the collection (all pages).")
     offset: int
     limit: int
-    papers: list[PaperSummary]
-
-
-class PaperDetail(BaseModel):
-    paper_id: str
-    title: str
-    abstract: str
-    authors: list[str]
-    year: int | None
-    url: str | None
-    doi: str | None
-    categories: list[str]
 
 
 # -- sessions -------------------------------------------------------------------------
@@ -153,27 +100,8 @@ class SessionRename(_In):
                        "question then titles the session).")
 
 
-class SessionOut(_Out):
-    id: str
-    title: str | None
-    created_at: str
-    updated_at: str
-    message_count: int
-
-
-class MessageOut(_Out):
-    role: str
-    content: str
-    citations: list[dict[str, Any]]
-    created_at: str
-
-
-class SessionDetail(SessionOut):
-    messages: list[MessageOut]
-
-
 class SessionList(BaseModel):
-    sessions: list[SessionOut]
+    sessions: list[SessionInfo]
 
 
 # -- ingest ---------------------------------------------------------------------------
@@ -189,19 +117,6 @@ class PaperIn(BaseModel):
     url: str | None = None
     doi: str | None = None
     categories: list[str] | str | None = None
-
-
-class IngestOut(_Out):
-    collection: str
-    papers: int = Field(description="Collection size afterwards.")
-    added: int
-    updated: int
-    unchanged: int
-    removed: int
-    chunks: int
-    seconds: float
-    duplicates: int = Field(description="Duplicate records merged while parsing.")
-    warnings: list[str]
 
 
 # -- OpenAI-compatible ----------------------------------------------------------------
@@ -236,7 +151,7 @@ class ChatRequest(BaseModel):
     model: str = Field(description="Must be `paperchat` (see GET /v1/models).")
     messages: list[ChatMessageIn] = Field(min_length=1, description="The last user message "
                                           "is the question; earlier turns are history.")
-    stream: bool | None = False
+    stream: StrictBool | None = False
 
 
 class ChatReply(BaseModel):
@@ -263,7 +178,7 @@ class ChatCompletion(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage
-    citations: list[CitationOut] = Field(description="The structured sources behind [n].")
+    citations: list[Citation] = Field(description="The structured sources behind [n].")
     paperchat: dict[str, Any] = Field(description="engine, refused, degraded, timings.")
 
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from rag.errors import InputError
+from rag.models import SearchResponse
 from server.deps import LibraryDep, SettingsDep
-from server.schemas import NOT_BLANK, SearchOut, error_responses
+from server.schemas import NOT_BLANK, error_responses
 
 router = APIRouter(tags=["search"], responses=error_responses(503))
 
 Mode = Literal["default", "bm25", "dense", "rrf", "zscore"]
 
 
-@router.get("/search", response_model=SearchOut)
+@router.get("/search", response_model=SearchResponse)
 def search(
     library: LibraryDep,
     settings: SettingsDep,
@@ -24,7 +25,7 @@ def search(
                                    "(default retrieval.k).")] = None,
     mode: Annotated[Mode | None, Query(description="Ranking: default (hybrid), bm25, "
                                        "dense, rrf, zscore.")] = None,
-) -> dict[str, Any]:
+) -> SearchResponse:
     """Find the papers that best match a query (hybrid BM25 + embeddings).
 
     Returns the same JSON as `paperchat search --json`; an empty collection gives no results.
@@ -32,4 +33,4 @@ def search(
     if len(q) > settings.server.max_question_chars:
         raise InputError(f"the query is longer than {settings.server.max_question_chars} "
                          "characters")
-    return library.search(q, k, mode=mode).to_json()
+    return library.search(q, k, mode=mode)

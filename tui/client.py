@@ -1,15 +1,16 @@
 """One client interface for the chat, two ways to reach the answer layer.
 
 `InProcessClient` wraps `Assistant.astream`, `Library` and `SessionStore` in this process;
-`HttpClient` talks to `paperchat serve` (httpx, SSE). The app sees only `ChatClient`.
+`HttpClient` talks to `paperchat serve` (httpx, httpx-sse) and reads its JSON back into the
+same rag/ models. The app sees only `ChatClient`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from rag.errors import PaperchatError
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from rag.models import Paper
     from rag.sessions import Session, SessionInfo
     from rag.settings import Settings
+
+T = TypeVar("T")
 
 Progress = Callable[[int, int], None]
 READY_TIMEOUT = 15.0  # seconds for GET /readyz (it probes the LLM for at most 2 s)
@@ -229,42 +232,64 @@ class HttpClient:
     async def astream(self, question: str, *, session_id: str | None = None
                       ) -> AsyncGenerator[Event, None]:
         import httpx
+        from httpx_sse import SSEError, aconnect_sse
 
-        from rag.answer.events import Event
+        from rag.answer.events import EVENT
 
         body: dict[str, Any] = {"question": question}
         if session_id:
             body["session_id"] = session_id
         try:
-            async with self._http.stream("POST", "/v1/ask/stream", json=body,
-                                         headers={"Accept": "text/event-stream"}) as response:
-                if response.status_code >= 400:
-                    raise _error_from_body(response.status_code, await response.aread())
-                async for data in sse_data(response.aiter_lines()):
-                    event = Event(data.pop("type", "token"), data)
+            async with aconnect_sse(self._http, "POST", "/v1/ask/stream", json=body) as source:
+                if source.response.status_code >= 400:
+                    raise _error_from_body(source.response.status_code,
+                                           await source.response.aread())
+                async for sse in source.aiter_sse():
+                    event = self._read(EVENT.validate_json, sse.data, "an answer event")
                     yield event
                     if event.type in ("done", "error"):
                         return
         except httpx.HTTPError as e:
             raise _unavailable(self.where, e) from e
+        except SSEError as e:
+            raise ServerUnavailable(f"{self.where} did not answer with an event stream "
+                                    f"({e})") from e
         raise ServerUnavailable(f"{self.where}: the answer stream ended early")
 
+    def _read(self, parse: Callable[[Any], T], data: Any, what: str) -> T:
+        """`parse(data)`, or a PaperchatError naming what the server sent wrong."""
+        from pydantic import ValidationError
+
+        try:
+            return parse(data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise PaperchatError(f"{self.where} sent {what} this client cannot read "
+                                 f"({where}: {first['msg']})") from e
+
     async def create_session(self, title: str | None = None) -> SessionInfo:
+        from rag.sessions import SessionInfo
+
         title = " ".join((title or "").split())[:80] or None
-        return _info(await self._request("POST", "/v1/sessions", json={"title": title}))
+        data = await self._request("POST", "/v1/sessions", json={"title": title})
+        return self._read(SessionInfo.model_validate, data, "a session")
 
     async def list_sessions(self) -> list[SessionInfo]:
+        from pydantic import TypeAdapter
+
+        from rag.sessions import SessionInfo
+
         data = await self._request("GET", "/v1/sessions")
-        items = data.get("sessions", []) if isinstance(data, dict) else data
-        return [_info(item) for item in items]
+        items = data.get("sessions") if isinstance(data, dict) else None
+        return self._read(TypeAdapter(list[SessionInfo]).validate_python, items,
+                          "a session list")
 
     async def get_session(self, session_id: str) -> Session:
-        from rag.sessions import Message, Session
+        from rag.sessions import Session
 
         data = await self._request("GET", f"/v1/sessions/{session_id}")
-        messages = [Message(m["role"], m["content"], m.get("citations") or [],
-                            m.get("created_at", "")) for m in data.get("messages", [])]
-        return Session(_info(data), messages)
+        return self._read(Session.model_validate, data, "a session")
 
     async def rename_session(self, session_id: str, title: str) -> None:
         try:
@@ -278,44 +303,16 @@ class HttpClient:
         await self._request("DELETE", f"/v1/sessions/{session_id}")
 
     async def get_paper(self, paper_id: str) -> Paper | None:
-        from rag.models import Paper
+        from rag.models import PaperDetail
 
         try:
-            d = await self._request("GET", f"/v1/papers/{paper_id}")
+            data = await self._request("GET", f"/v1/papers/{paper_id}")
+            return self._read(PaperDetail.model_validate, data, "a paper").paper()
         except PaperchatError:
             return None
-        return Paper(str(d.get("paper_id") or d.get("id")), d.get("title", ""),
-                     d.get("abstract", ""), tuple(d.get("authors") or ()), d.get("year"),
-                     d.get("url"), d.get("doi"), tuple(d.get("categories") or ()))
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of an SSE stream's `data:` fields, one per event."""
-    import json
-
-    buf: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            buf.append(line[5:].removeprefix(" "))
-        elif not line.strip() and buf:
-            data = json.loads("\n".join(buf))
-            buf.clear()
-            if isinstance(data, dict):
-                yield data
-    if buf:
-        data = json.loads("\n".join(buf))
-        if isinstance(data, dict):
-            yield data
-
-
-def _info(d: dict[str, Any]) -> SessionInfo:
-    from rag.sessions import SessionInfo
-
-    return SessionInfo(str(d["id"]), d.get("title"), d.get("created_at", ""),
-                       d.get("updated_at", ""), int(d.get("message_count") or 0))
 
 
 def _unavailable(where: str, e: Exception) -> ServerUnavailable:

@@ -174,7 +174,7 @@ def write_jsonl(path: Path, papers: Iterator[Paper]) -> int:
     count = 0
     with path.open("w", encoding="utf-8") as fh:
         for p in papers:
-            d = {k: v for k, v in p.to_dict().items() if v not in (None, [], ())}
+            d = {k: v for k, v in p.model_dump(mode="json").items() if v not in (None, [], ())}
             fh.write(json.dumps(d, ensure_ascii=False) + "\n")
             count += 1
     return count

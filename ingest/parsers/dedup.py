@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from ingest.parsers.fields import Record, display_name
 from rag.ids import normalise_title
 from rag.models import Paper
@@ -19,7 +17,7 @@ def _fill(kept: Paper, later: Paper) -> Paper:
         for name in _OPTIONAL
         if not getattr(kept, name) and getattr(later, name)
     }
-    return dataclasses.replace(kept, **missing) if missing else kept
+    return kept.model_copy(update=missing) if missing else kept
 
 
 def merge_duplicates(records: list[Record]) -> tuple[list[Paper], int, list[str]]:

@@ -1,67 +1,64 @@
-"""Answer records: citations, per-sentence support, and the final answer."""
+"""Answer records: citations, per-sentence support, and the final answer.
+
+`Answer.model_dump(mode="json")` is the `paperchat ask --json` / POST /v1/ask / `done` event
+shape; the sentences, the retrieved hits and the condensed question stay in the core.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from rag.models import SearchHit
+from pydantic import Field, field_serializer, model_validator
+
+from rag.models import Record, SearchHit, round_timings
 
 
-@dataclass
-class Citation:
+class Citation(Record):
     """A source the answer cites, numbered in order of first use."""
 
-    n: int
+    n: int = Field(description="The number of its [n] marker in the answer.")
     paper_id: str
     title: str
     snippet: str
-    support: float | None = None
+    support: float | None = Field(None, description="How well the citing sentences are "
+                                  "supported by the paper (0-1); null when not scored.")
 
-    def to_json(self) -> dict[str, Any]:
-        support = None if self.support is None else round(self.support, 4)
-        return {"n": self.n, "paper_id": self.paper_id, "title": self.title,
-                "snippet": self.snippet, "support": support}
+    @field_serializer("support")
+    def _support(self, support: float | None) -> float | None:
+        return None if support is None else round(support, 4)
 
 
-@dataclass
-class Answer:
+def _empty(value: str | None) -> bool:
+    return not value
+
+
+class Answer(Record):
     """A finished answer with its citations, flags, usage and timings."""
 
     question: str
     answer: str
-    citations: list[Citation] = field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
     refused: bool = False
     engine: str = "extractive"
-    degraded: bool = False
-    usage: dict[str, int] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    sentences: list[dict[str, Any]] = field(default_factory=list)
-    sources: list[SearchHit] = field(default_factory=list)
-    notice: str | None = None
-    standalone_question: str | None = None
-    session_id: str | None = None
+    degraded: bool = Field(False, description="The LLM failed and the answer was built "
+                           "extractively instead.")
+    usage: dict[str, int] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    unsupported: list[str] = Field(default_factory=list, description="Answer sentences with "
+                                   "no citation or weak support (from `sentences`).")
+    notice: str | None = Field(None, exclude_if=_empty)
+    session_id: str | None = Field(None, exclude_if=_empty)
+    # Core only: per-sentence support, the papers retrieved, the condensed follow-up.
+    sentences: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+    sources: list[SearchHit] = Field(default_factory=list, exclude=True)
+    standalone_question: str | None = Field(None, exclude=True)
 
-    @property
-    def unsupported(self) -> list[str]:
-        """Answer sentences with no citation or weak support."""
-        return [s["text"] for s in self.sentences if not s["supported"]]
+    @model_validator(mode="after")
+    def _unsupported(self) -> Answer:
+        if "unsupported" not in self.model_fields_set:
+            self.unsupported = [s["text"] for s in self.sentences if not s["supported"]]
+        return self
 
-    def to_json(self) -> dict[str, Any]:
-        """The `--json` / server / `done` event shape."""
-        out: dict[str, Any] = {
-            "question": self.question,
-            "answer": self.answer,
-            "citations": [c.to_json() for c in self.citations],
-            "refused": self.refused,
-            "engine": self.engine,
-            "degraded": self.degraded,
-            "usage": dict(self.usage),
-            "timings": {k: round(v, 2) for k, v in self.timings.items()},
-            "unsupported": self.unsupported,
-        }
-        if self.notice:
-            out["notice"] = self.notice
-        if self.session_id:
-            out["session_id"] = self.session_id
-        return out
+    @field_serializer("timings")
+    def _timings(self, timings: dict[str, float]) -> dict[str, float]:
+        return round_timings(timings)

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 from rag.answer import guard, limits, prompts
 from rag.answer.citations import Renumberer, score_support
 from rag.answer.engines import AnswerEngine, Brief, History, Usage
-from rag.answer.events import Event
+from rag.answer.events import (
+    CitationsEvent,
+    Event,
+    ResetEvent,
+    Source,
+    SourcesEvent,
+    TokenEvent,
+)
 from rag.answer.models import Answer, Citation
 from rag.answer.reasoning import ReasoningFilter
 from rag.answer.text import content_terms
@@ -95,7 +102,7 @@ class Writer:
 
     def opening(self) -> list[Event]:
         """The notes, sent before the engine starts."""
-        return [Event("token", {"text": self.notes})] if self.notes else []
+        return [TokenEvent(text=self.notes)] if self.notes else []
 
     def feed(self, piece: str) -> list[Event]:
         text = piece
@@ -117,7 +124,7 @@ class Writer:
         self.renum = Renumberer(self.renum.k)
         self.parts = [self.notes] if self.notes else []
         self.shown = False
-        return Event("reset", {"reason": reason})
+        return ResetEvent(reason=reason)
 
     def _emit(self, text: str) -> list[Event]:
         return self._out(self.renum.feed(text)) if text else []
@@ -127,7 +134,7 @@ class Writer:
             return []
         self.parts.append(text)
         self.shown = True
-        return [Event("token", {"text": text})]
+        return [TokenEvent(text=text)]
 
     @property
     def text(self) -> str:
@@ -191,9 +198,7 @@ class Pipeline:
         t0 = time.perf_counter()
         found = await asyncio.to_thread(self._retrieve, standalone, req.k)
         clock.mark("retrieval_ms", t0)
-        yield Event("sources", {"sources": [
-            {"n": i, "paper_id": h.paper_id, "title": h.title, "snippet": h.snippet,
-             "score": round(h.score, 6)} for i, h in enumerate(found.sources, 1)]})
+        yield SourcesEvent(sources=[Source.of(i, h) for i, h in enumerate(found.sources, 1)])
         t0 = time.perf_counter()
         writer = Writer(found.limits.notes if found.answers else [])
         async with aclosing(self._compose(req, standalone, found, writer, out, clock)) as events:
@@ -212,7 +217,7 @@ class Pipeline:
             else None, session_id=req.session_id)
         if req.session_id:
             await asyncio.to_thread(self._save, req.session_id, answer)
-        yield Event("citations", {"citations": [c.to_json() for c in out.citations]})
+        yield CitationsEvent(citations=out.citations)
         yield answer
 
     async def _condense(self, req: Request, out: _Outcome, clock: _Clock) -> str:
@@ -329,7 +334,7 @@ class Pipeline:
         store = self.sessions()
         store.append(session_id, "user", answer.question)
         store.append(session_id, "assistant", answer.answer,
-                     [c.to_json() for c in answer.citations])
+                     [c.model_dump(mode="json") for c in answer.citations])
 
 
 def _add(total: Usage, spent: Usage) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.answer import bridge
 from rag.answer.engines import AnswerEngine, ExtractiveEngine, LLMEngine
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, ErrorEvent, Event
 from rag.answer.llm import ChatModel
 from rag.answer.models import Answer
 from rag.answer.pipeline import Pipeline, Request
@@ -128,7 +128,7 @@ class Assistant:
         items = self._run(question, k=k, engine=engine, session_id=session_id, history=history)
         async with aclosing(items):
             async for item in items:
-                yield Event("done", item.to_json()) if isinstance(item, Answer) else item
+                yield DoneEvent.of(item) if isinstance(item, Answer) else item
 
     async def astream(self, question: str, *, k: int | None = None,
                       engine: str | None = None, session_id: str | None = None,
@@ -210,7 +210,7 @@ def _check_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _error_event(e: Exception) -> Event:
     if isinstance(e, PaperchatError):
-        return Event("error", {"code": e.code, "message": str(e)})
+        return ErrorEvent(code=e.code, message=str(e))
     log.exception("unexpected error while answering")
-    return Event("error", {"code": "internal_error",
-                           "message": f"internal error ({type(e).__name__}); see the log"})
+    return ErrorEvent(code="internal_error",
+                      message=f"internal error ({type(e).__name__}); see the log")

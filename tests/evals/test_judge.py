@@ -51,9 +51,10 @@ def _settings(tmp_path: Path, base_url: str) -> Settings:
 
 
 def _answer() -> Answer:
-    hit = SearchHit(1, "mae", "Masked Autoencoders", 1.0, "snip",
+    hit = SearchHit(rank=1, paper_id="mae", title="Masked Autoencoders", score=1.0, snippet="snip",
                     abstract="MAE masks 75% of patches and reaches 87.8% top-1.")
-    return Answer(QUESTION, "MAE reaches 87.8% top-1 [1]. It uses CNNs [1].", sources=[hit])
+    return Answer(question=QUESTION, answer="MAE reaches 87.8% top-1 [1]. It uses CNNs [1].",
+                  sources=[hit])
 
 
 def test_faithfulness_and_answer_relevance(tmp_path: Path, fake: FakeOpenAI) -> None:

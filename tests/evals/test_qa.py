@@ -21,8 +21,10 @@ def _answer(text: str, cited: list[str], *, refused: bool = False,
             supported: list[bool] | None = None) -> Answer:
     sentences = [{"text": f"s{i}", "citations": [], "support": None, "supported": s}
                  for i, s in enumerate(supported or [True])]
-    return Answer("Question?", text, [Citation(i + 1, pid, pid, "") for i, pid in
-                                      enumerate(cited)], refused=refused, sentences=sentences)
+    citations = [Citation(n=i + 1, paper_id=pid, title=pid, snippet="")
+                 for i, pid in enumerate(cited)]
+    return Answer(question="Question?", answer=text, citations=citations, refused=refused,
+                  sentences=sentences)
 
 
 def test_multi_question_citation_precision_recall_and_retrieval() -> None:

@@ -14,8 +14,9 @@ from rag.answer.models import Answer, Citation
 def _result() -> dict[str, Any]:
     q = Question("x1", "Is <script>alert(1)</script> | a pipe ok?", ("a",), ("fact",),
                  "single", 1)
-    row = score_question(q, ["b", "a"], Answer(q.question, "An <b>answer</b> [1].",
-                                                [Citation(1, "b", "B", "")]), 5.0)
+    answer = Answer(question=q.question, answer="An <b>answer</b> [1].",
+                    citations=[Citation(n=1, paper_id="b", title="B", snippet="")])
+    row = score_question(q, ["b", "a"], answer, 5.0)
     rows = [row]
     return {"kind": "qa", "suite": "s.jsonl", "questions": 1, "counts": {"single": 1},
             "collection": "papers", "papers": 2, "engine": "extractive", "embedder": "fake",

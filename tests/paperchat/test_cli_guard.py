@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from paperchat import query
-from rag.answer.events import Event
+from rag.answer.events import (
+    CitationsEvent,
+    DoneEvent,
+    Event,
+    ResetEvent,
+    SourcesEvent,
+    TokenEvent,
+)
 from tests.paperchat.test_cli_ask import ask
 from tests.utils.fake_openai import fake_openai_server
 
@@ -35,14 +42,13 @@ def test_ask_json_returns_the_replacement(bundled_fake_home: Path, tmp_path: Pat
 
 class _Scripted:
     def events(self, question: str, **kwargs: Any) -> Iterator[Event]:
-        yield Event("sources", {"sources": []})
-        yield Event("token", {"text": UNGROUNDED})
-        yield Event("reset", {"reason": "the model's answer cited none of the papers"})
-        yield Event("token", {"text": "GynBTNet reached 0.837 [1]."})
-        yield Event("citations", {"citations": []})
-        yield Event("done", {"answer": "GynBTNet reached 0.837 [1].", "citations": [],
-                             "engine": "extractive", "timings": {"total_ms": 5.0},
-                             "notice": "withdrawn", "degraded": True})
+        yield SourcesEvent(sources=[])
+        yield TokenEvent(text=UNGROUNDED)
+        yield ResetEvent(reason="the model's answer cited none of the papers")
+        yield TokenEvent(text="GynBTNet reached 0.837 [1].")
+        yield CitationsEvent(citations=[])
+        yield DoneEvent(answer="GynBTNet reached 0.837 [1].", citations=[], engine="extractive",
+                        timings={"total_ms": 5.0}, notice="withdrawn", degraded=True)
 
 
 def test_terminal_stream_marks_the_withdrawn_text(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,35 +19,41 @@ from tests.utils.fake_openai import FakeOpenAI, fake_openai_server
 TEST_KEY = "sk-test-SECRET-0123456789"
 
 ANSWER_PAPERS = [
-    Paper("mae", "Masked Autoencoders Are Scalable Vision Learners",
+    Paper(id="mae", title="Masked Autoencoders Are Scalable Vision Learners",
+          abstract=
           "We show that masked autoencoders are scalable self-supervised learners for "
           "computer vision. Our approach masks random patches of the input image and "
           "reconstructs the missing pixels. The encoder is a Vision Transformer that operates "
           "only on the visible patches. Masking a high proportion of the input image, such as "
           "75 percent, yields a nontrivial self-supervisory task. A ViT-Huge model reaches 87.8 "
           "percent top-1 accuracy on ImageNet-1K."),
-    Paper("wav2vec", "wav2vec: Unsupervised Pre-training for Speech Recognition",
+    Paper(id="wav2vec", title="wav2vec: Unsupervised Pre-training for Speech Recognition",
+          abstract=
           "We explore unsupervised pre-training for speech recognition by learning "
           "representations of raw audio. The model is trained on large amounts of unlabeled "
           "audio data. The representations are then used to improve acoustic model training. "
           "Our approach achieves a 2.43 percent word error rate on the nov92 test set. This "
           "outperforms the best character-based system while using far less labeled data."),
-    Paper("medvit", "Self-supervised Pretraining of Vision Transformers for Medical Image "
+    Paper(id="medvit", title="Self-supervised Pretraining of Vision Transformers for Medical Image "
           "Segmentation",
+          abstract=
           "Annotated medical images are scarce and expensive to obtain. We pretrain a vision "
           "transformer on unlabeled CT scans with a contrastive objective. Fine-tuning on organ "
           "segmentation improves the Dice score by 3 points over training from scratch. The "
           "pretrained encoder also transfers to MRI segmentation tasks."),
-    Paper("molgraph", "Graph Contrastive Pretraining for Molecular Property Prediction",
+    Paper(id="molgraph", title="Graph Contrastive Pretraining for Molecular Property Prediction",
+          abstract=
           "We pretrain graph neural networks on two million unlabeled molecules. Node and edge "
           "masking create augmented views for contrastive learning. The pretrained model "
           "improves ROC-AUC on eight molecular property benchmarks. Gains are largest when "
           "labeled data is scarce."),
-    Paper("protein", "Protein Language Models Learn Evolutionary Structure",
+    Paper(id="protein", title="Protein Language Models Learn Evolutionary Structure",
+          abstract=
           "We train transformer language models on 250 million protein sequences. Attention "
           "maps of the model recover residue contacts without supervision. The learned "
           "representations predict mutational effects and secondary structure."),
-    Paper("subset", "Efficient Neural Network Training via Subset Pretraining",
+    Paper(id="subset", title="Efficient Neural Network Training via Subset Pretraining",
+          abstract=
           "In training neural networks, it is common practice to use partial gradients computed "
           "over batches. This proposal is based on the hypothesis that the loss minimum of the "
           "training set is well approximated by the minima of its subsets. The experiments on "
@@ -80,7 +86,7 @@ class FakeLibrary:
                ) -> SearchResponse:
         self.queries.append(query)
         if not self.papers:
-            return SearchResponse(query, [], {"total_ms": 0.0})
+            return SearchResponse(query=query, results=[], timings={"total_ms": 0.0})
         k = k or self.settings.retrieval.k
         q = self.embedder.embed_query(query)
         q_terms = set(content_terms(query))
@@ -93,7 +99,7 @@ class FakeLibrary:
                           abstract=self.papers[i].abstract, dense_score=float(cos[i]),
                           bm25_score=float(overlap[i]) or None)
                 for r, i in enumerate(order, 1)]
-        return SearchResponse(query, hits, {"total_ms": 0.1},
+        return SearchResponse(query=query, results=hits, timings={"total_ms": 0.1},
                               top_cosine=float(cos.max()) if len(cos) else None)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
 
 import pytest
 
@@ -46,12 +45,14 @@ def test_extractive_is_deterministic(make_assistant: Callable[..., Assistant]) -
     first = make_assistant(llm=False).ask(VISION_Q)
     second = make_assistant(llm=False).ask(VISION_Q)
     assert first.answer == second.answer
-    assert [c.to_json() for c in first.citations] == [c.to_json() for c in second.citations]
+    assert [c.model_dump(mode="json") for c in first.citations] == [
+        c.model_dump(mode="json") for c in second.citations]
 
 
 def test_extractive_caps_sentences_and_skips_near_duplicates(settings: Settings) -> None:
     # The same abstract under another title must not be quoted twice.
-    twin = replace(ANSWER_PAPERS[0], id="mae-copy", title="Masked autoencoders (copy)")
+    twin = ANSWER_PAPERS[0].model_copy(
+        update={"id": "mae-copy", "title": "Masked autoencoders (copy)"})
     library = FakeLibrary(settings, [*ANSWER_PAPERS, twin])
     for cap in (1, 2, 4):
         s = settings.with_overrides(answer__max_sentences=cap)
@@ -76,7 +77,7 @@ def test_refusal_out_of_scope_makes_no_llm_call(make_assistant: Callable[..., As
 
 
 def test_answer_json_shape(make_assistant: Callable[..., Assistant]) -> None:
-    data = make_assistant(llm=False).ask(AUDIO_Q).to_json()
+    data = make_assistant(llm=False).ask(AUDIO_Q).model_dump(mode="json")
     assert set(data) == {"question", "answer", "citations", "refused", "engine", "degraded",
                          "usage", "timings", "unsupported"}
     assert set(data["citations"][0]) == {"n", "paper_id", "title", "snippet", "support"}
@@ -91,7 +92,7 @@ def test_stream_event_order_and_text(make_assistant: Callable[..., Assistant]) -
     assert types[0] == "sources" and types[-2:] == ["citations", "done"]
     assert set(types[1:-2]) == {"token"} and len(types) > 4  # lead + one per sentence
     text = "".join(e.data["text"] for e in events if e.type == "token")
-    done = events[-1].to_json()
+    done = events[-1].model_dump(mode="json")
     assert done["type"] == "done" and done["answer"] == text
     sources = events[0].data["sources"]
     assert [s["n"] for s in sources] == list(range(1, len(sources) + 1))

@@ -116,7 +116,7 @@ def test_degraded_fallback_to_extractive(make_assistant: Callable[..., Assistant
     assert answer.notice and fake_openai.base_url in answer.notice
     assert "extractive answer" in answer.notice and TEST_KEY not in answer.notice
     assert answer.citations and answer.answer.endswith("].")
-    data = answer.to_json()
+    data = answer.model_dump(mode="json")
     assert data["degraded"] is True and data["notice"] == answer.notice
     events = list(assistant.stream(QUESTION))
     assert events[0].type == "sources" and events[-1].type == "done"

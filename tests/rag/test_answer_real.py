@@ -58,8 +58,9 @@ def test_support_scores_with_minilm(minilm_library: Library) -> None:
                 "CIFAR-100 image classification benchmarks. The experiments have confirmed "
                 "that results equivalent to conventional training can be reached. The "
                 "computing expense can be reduced to a tenth or less.")
-    hit = SearchHit(1, "subset", "Efficient Neural Network Training via Subset Pretraining",
-                    1.0, abstract[:80], abstract)
+    hit = SearchHit(rank=1, paper_id="subset",
+                    title="Efficient Neural Network Training via Subset Pretraining", score=1.0,
+                    snippet=abstract[:80], abstract=abstract)
     answer = ("The computing expense can be reduced to a tenth or less [1]. Experiments show "
               "subset training matches the results of conventional training [1]. Bananas are "
               "rich in potassium [1].")

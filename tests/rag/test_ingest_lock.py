@@ -87,7 +87,7 @@ def test_threads_of_one_process_queue_instead_of_failing(settings: Settings) -> 
 def test_cli_ingest_says_what_is_going_on_and_exits_7(tmp_path: Path) -> None:
     home = tmp_path / "home"
     papers = tmp_path / "papers.jsonl"
-    papers.write_text("".join(json.dumps(p.to_dict()) + "\n" for p in make_papers(3)))
+    papers.write_text("".join(json.dumps(p.model_dump(mode="json")) + "\n" for p in make_papers(3)))
     with held_by_another_process(home):
         proc = cli("ingest", str(papers), "--json", home=home, check=False,
                    extra={"PAPERCHAT_INGEST_WAIT": "0.5"})

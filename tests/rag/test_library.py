@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from rag.embedders.fake import HashingEmbedder
@@ -42,7 +40,7 @@ def test_changed_abstract_is_re_embedded_and_old_text_is_gone(settings: Settings
     papers = make_papers(6)
     lib.ingest(papers)
     before = embedder.texts_embedded
-    changed = dataclasses.replace(papers[2], abstract="A completely new zebrafish abstract.")
+    changed = papers[2].model_copy(update={"abstract": "A completely new zebrafish abstract."})
     report = lib.ingest([*papers[:2], changed, *papers[3:]])
     assert (report.updated, report.unchanged, report.added) == (1, 5, 0)
     assert embedder.texts_embedded - before == 1

@@ -17,16 +17,17 @@ from rag.library import Library
 from rag.models import SearchHit, SearchResponse
 from rag.settings import Settings
 
-HIST = SearchHit(1, "hist", "From CNNs to vision transformers in histopathology", 1.0,
-                 "snippet", "We compare CNNs and vision transformers on whole slide images "
-                 "of breast cancer.", dense_score=0.5, bm25_score=4.0)
+HIST = SearchHit(rank=1, paper_id="hist",
+                 title="From CNNs to vision transformers in histopathology", score=1.0,
+                 snippet="snippet", abstract="We compare CNNs and vision transformers on whole "
+                 "slide images of breast cancer.", dense_score=0.5, bm25_score=4.0)
 
 
 def _response(question: str, term_df: dict[str, int] | None, *, cosine: float = 0.5,
               bm25: float = 4.0) -> SearchResponse:
-    hit = SearchHit(1, "hist", HIST.title, 1.0, HIST.snippet, HIST.abstract,
-                    dense_score=cosine, bm25_score=bm25)
-    return SearchResponse(question, [hit], top_cosine=cosine, term_df=term_df)
+    hit = SearchHit(rank=1, paper_id="hist", title=HIST.title, score=1.0, snippet=HIST.snippet,
+                    abstract=HIST.abstract, dense_score=cosine, bm25_score=bm25)
+    return SearchResponse(query=question, results=[hit], top_cosine=cosine, term_df=term_df)
 
 
 def _df(question: str, absent: set[str]) -> dict[str, int]:
@@ -89,7 +90,7 @@ def test_dense_only_search_ignores_term_frequencies() -> None:
 
 
 def test_no_hits_is_a_refusal() -> None:
-    rel = refusal.assess("anything", SearchResponse("anything", [], term_df={}))
+    rel = refusal.assess("anything", SearchResponse(query="anything", results=[], term_df={}))
     assert not rel.relevant and rel.score == 0.0
 
 

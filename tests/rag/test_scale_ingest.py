@@ -6,7 +6,6 @@ a whole-collection read or re-tokenise where the fix removed one makes it fail.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -98,7 +97,7 @@ def test_changed_papers_replace_their_old_chunks_by_id(settings: Settings,
     lib = Library(settings)
     papers = make_papers(40)
     lib.ingest(papers)
-    changed = [dataclasses.replace(p, abstract=f"A zebrafish study number {i}.")
+    changed = [p.model_copy(update={"abstract": f"A zebrafish study number {i}."})
                for i, p in enumerate(papers[:3])]
     tokenised.clear()
     spy = _spy(lib)
@@ -190,7 +189,7 @@ def test_mixed_versions_left_by_a_crash_are_cleaned_up(settings: Settings) -> No
     papers = make_papers(8)
     lib.ingest(papers)
     # A crash between writing a new version and deleting the old one: both are stored.
-    new = dataclasses.replace(papers[1], abstract="Completely rewritten about otters.")
+    new = papers[1].model_copy(update={"abstract": "Completely rewritten about otters."})
     store = lib.store
     store.begin_write(lib.embedder.name, lib.embedder.dimension, "token")
     chunks = Chunker(settings.chunk).chunk(new)

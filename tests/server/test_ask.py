@@ -18,7 +18,7 @@ def test_answer_is_the_cli_json(make_client: MakeClient, settings: Settings,
     r = make_client().post("/v1/ask", json={"question": QUESTION})
     assert r.status_code == 200
     body = r.json()
-    expected = Assistant(settings, library).ask(QUESTION).to_json()
+    expected = Assistant(settings, library).ask(QUESTION).model_dump(mode="json")
     assert set(body) == set(expected)
     for key in ("question", "answer", "citations", "refused", "engine", "degraded"):
         assert body[key] == expected[key], key

@@ -49,7 +49,7 @@ def test_readyz_is_503_when_the_index_cannot_be_used(settings: Settings) -> None
 
     from server.app import create_app
 
-    Library(settings).ingest([Paper("a", "A title", "An abstract about things.")])
+    Library(settings).ingest([Paper(id="a", title="A title", abstract="An abstract about things.")])
     other_model = settings.with_overrides(embed__dimensions=64)
     with TestClient(create_app(other_model)) as client:
         r = client.get("/readyz")

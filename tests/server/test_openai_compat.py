@@ -7,7 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, Event, SourcesEvent
 from rag.answer.models import Answer
 from server.app import create_app
 from server.deps import get_assistant
@@ -94,8 +94,8 @@ class _Recorder:
 
     async def astream(self, question: str, **kwargs: Any) -> AsyncIterator[Event]:
         self.calls.append((question, kwargs.get("history")))
-        yield Event("sources", {"sources": []})
-        yield Event("done", Answer(question=question, answer="ok").to_json())
+        yield SourcesEvent(sources=[])
+        yield DoneEvent.of(Answer(question=question, answer="ok"))
 
 
 def test_last_user_message_is_the_question_earlier_turns_the_history(

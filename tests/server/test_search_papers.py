@@ -12,7 +12,7 @@ def test_search_is_the_cli_json(make_client: MakeClient, library: Library) -> No
     r = make_client().get("/v1/search", params={"q": "protein language model", "k": 3})
     assert r.status_code == 200
     body = r.json()
-    expected = library.search("protein language model", 3).to_json()
+    expected = library.search("protein language model", 3).model_dump(mode="json")
     assert set(body) == {"query", "results", "timings"}
     assert body["results"] == expected["results"]
     assert len(body["results"]) == 3 and "protein" in body["results"][0]["title"]

@@ -7,23 +7,23 @@ import itertools
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from rag.answer.events import Event
+from rag.answer.events import CitationsEvent, DoneEvent, Event, SourcesEvent, TokenEvent
 from rag.errors import LLMUnavailable, NotFoundError, PaperchatError
 from rag.models import Paper
 from rag.sessions import Message, Session, SessionInfo
 from tui.client import ClientStatus
 
 PAPERS = {
-    "vit-seg": Paper("vit-seg", "Vision Transformers for Dense Segmentation",
-                     "We adapt vision transformers to dense prediction. Masked pretraining "
-                     "on unlabeled images improves segmentation by 3.1 mIoU.",
+    "vit-seg": Paper(id="vit-seg", title="Vision Transformers for Dense Segmentation",
+                     abstract="We adapt vision transformers to dense prediction. Masked "
+                     "pretraining on unlabeled images improves segmentation by 3.1 mIoU.",
                      authors=("Ada Lovelace", "Alan Turing"), year=2023,
                      url="https://example.org/vit"),
-    "gnn-pre": Paper("gnn-pre", "Strategies for Pre-training Graph Neural Networks",
-                     "Node-level and graph-level self-supervised pretraining avoids negative "
-                     "transfer on molecular property prediction."),
-    "speech": Paper("speech", "Adapters for Speech Recognition",
-                    "Small adapter layers let one pretrained speech model serve many "
+    "gnn-pre": Paper(id="gnn-pre", title="Strategies for Pre-training Graph Neural Networks",
+                     abstract="Node-level and graph-level self-supervised pretraining avoids "
+                     "negative transfer on molecular property prediction."),
+    "speech": Paper(id="speech", title="Adapters for Speech Recognition",
+                    abstract="Small adapter layers let one pretrained speech model serve many "
                     "languages."),
 }
 ANSWER = ("Masked pretraining helps dense prediction: vision transformers pretrained on "
@@ -33,7 +33,7 @@ ANSWER = ("Masked pretraining helps dense prediction: vision transformers pretra
 
 
 def sources_event() -> Event:
-    return Event("sources", {"sources": [
+    return SourcesEvent.model_validate({"sources": [
         {"n": i, "paper_id": p.id, "title": p.title, "snippet": p.abstract[:70],
          "score": round(1 - i / 10, 3)} for i, p in enumerate(PAPERS.values(), 1)]})
 
@@ -49,15 +49,15 @@ def citations() -> list[dict[str, Any]]:
 
 def script(answer: str = ANSWER, chunk: int = 12) -> list[Event]:
     """sources, tokens of `chunk` characters, citations, done."""
-    tokens = [Event("token", {"text": answer[i:i + chunk]})
+    tokens: list[Event] = [TokenEvent(text=answer[i:i + chunk])
               for i in range(0, len(answer), chunk)]
     done = {"question": "q", "answer": answer, "citations": citations(), "refused": False,
             "engine": "extractive", "degraded": False,
             "usage": {"prompt_tokens": 300, "completion_tokens": 42, "total_tokens": 342},
             "timings": {"total_ms": 1234.0}, "unsupported": ["Pretraining always doubles "
                                                              "accuracy."]}
-    return [sources_event(), *tokens, Event("citations", {"citations": citations()}),
-            Event("done", done)]
+    return [sources_event(), *tokens, CitationsEvent.model_validate({"citations": citations()}),
+            DoneEvent.model_validate(done)]
 
 
 class FakeClient:
@@ -115,15 +115,17 @@ class FakeClient:
 
     def _save(self, session_id: str, question: str, done: dict[str, Any]) -> None:
         session = self.sessions[session_id]
-        session.messages += [Message("user", question),
-                             Message("assistant", done["answer"], done["citations"])]
-        session.info.message_count = len(session.messages)
-        session.info.title = session.info.title or question
+        session.messages += [Message(role="user", content=question),
+                             Message(role="assistant", content=done["answer"],
+                                     citations=done["citations"])]
+        session.message_count = len(session.messages)
+        session.title = session.title or question
 
     async def create_session(self, title: str | None = None) -> SessionInfo:
         n = next(self._ids)
-        info = SessionInfo(f"s{n:03d}", title, f"2024-01-0{n}T10:00:00", f"2024-01-0{n}T10:00:00")
-        self.sessions[info.id] = Session(info, [])
+        created = f"2024-01-0{n}T10:00:00"
+        info = SessionInfo(id=f"s{n:03d}", title=title, created_at=created, updated_at=created)
+        self.sessions[info.id] = Session(**dict(info))
         return info
 
     async def list_sessions(self) -> list[SessionInfo]:
@@ -136,7 +138,7 @@ class FakeClient:
 
     async def rename_session(self, session_id: str, title: str) -> None:
         session = await self.get_session(session_id)
-        session.info.title = title
+        session.title = title
         self.sessions[session_id] = self.sessions.pop(session_id)  # updated: now the newest
 
     async def delete_session(self, session_id: str) -> None:

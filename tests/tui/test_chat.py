@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rag.answer.events import Event
+from rag.answer.events import CitationsEvent, DoneEvent, ErrorEvent, TokenEvent
 from tests.tui.conftest import SIZE, ask, chat, ready, toasts, wait_for
 from tests.tui.fakes import ANSWER, LLM_DOWN, FakeClient, script
 from tui.widgets.answer_view import AnswerView
@@ -103,7 +103,7 @@ async def test_an_llm_fallback_answer_is_shown_with_a_warning(make_app) -> None:
     notice = ("could not connect to the LLM endpoint http://127.0.0.1:9/v1. This is an "
               "extractive answer built from the retrieved abstracts instead.")
     events = script()
-    events[-1].data.update(degraded=True, notice=notice)
+    events[-1] = events[-1].model_copy(update={"degraded": True, "notice": notice})
     app = make_app(FakeClient(events))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ask(pilot, "q")
@@ -115,8 +115,8 @@ async def test_an_llm_fallback_answer_is_shown_with_a_warning(make_app) -> None:
 
 
 async def test_error_event_mid_stream_keeps_the_partial_answer(make_app) -> None:
-    events = [*script()[:3], Event("error", {"code": "llm_unavailable",
-                                             "message": "the LLM endpoint returned 502"})]
+    events = [*script()[:3], ErrorEvent(code="llm_unavailable",
+                                        message="the LLM endpoint returned 502")]
     app = make_app(FakeClient(events))
     async with app.run_test(size=SIZE) as pilot:
         screen = await ask(pilot, "q")
@@ -224,11 +224,12 @@ async def test_selecting_a_source_expands_its_abstract(make_app) -> None:
 
 
 async def test_clicking_an_earlier_answer_shows_its_sources(make_app) -> None:
-    other = [*script()[:1], Event("token", {"text": "Only speech [1]."}),
-             Event("citations", {"citations": [
+    other = [*script()[:1], TokenEvent(text="Only speech [1]."),
+             CitationsEvent.model_validate({"citations": [
                  {"n": 1, "paper_id": "speech", "title": "Adapters for Speech Recognition",
                   "snippet": "s", "support": 0.9}]}),
-             Event("done", {"answer": "Only speech [1].", "citations": [
+             DoneEvent.model_validate({"question": "second", "answer": "Only speech [1].",
+                                       "citations": [
                  {"n": 1, "paper_id": "speech", "title": "Adapters for Speech Recognition",
                   "snippet": "s", "support": 0.9}]})]
     client = FakeClient()

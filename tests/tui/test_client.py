@@ -9,7 +9,7 @@ import pytest
 
 from rag.errors import PaperchatError
 from rag.settings import Settings
-from tui.client import HttpClient, ServerError, ServerUnavailable, sse_data
+from tui.client import HttpClient, ServerError, ServerUnavailable
 
 URL = "http://paperchat.test"
 
@@ -24,15 +24,18 @@ def client(handler, settings: Settings | None = None) -> HttpClient:
     return HttpClient(URL, settings or Settings(), transport=httpx.MockTransport(handler))
 
 
-async def lines(*items: str):
-    for item in items:
-        yield item
+def lines(*items: str) -> bytes:
+    return "".join(f"{item}\n" for item in items).encode()
 
 
 async def test_sse_data_joins_multiline_data_and_skips_comments() -> None:
-    got = [d async for d in sse_data(lines(": ping", "", "event: token", 'data: {"type":',
-                                           'data: "token", "text": "a"}', "",
-                                           'data: {"type": "done"}'))]
+    # The stream is read by httpx-sse; an event ends at a blank line (an unterminated
+    # last event is dropped, as the SSE spec says), so this body ends with one.
+    body = lines(": ping", "", "event: token", 'data: {"type":', 'data: "token", "text": "a"}',
+                 "", 'data: {"type": "done", "answer": ""}', "")
+    stream = client(lambda r: httpx.Response(200, content=body,
+                                             headers={"content-type": "text/event-stream"}))
+    got = [e.model_dump(mode="json", include={"type", "text"}) async for e in stream.astream("q")]
     assert got == [{"type": "token", "text": "a"}, {"type": "done"}]
 
 
@@ -63,7 +66,8 @@ async def test_error_before_the_stream_is_the_servers_message() -> None:
 
 async def test_stream_cut_short_is_reported() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=sse({"type": "token", "text": "half"}))
+        return httpx.Response(200, content=sse({"type": "token", "text": "half"}),
+                              headers={"content-type": "text/event-stream"})
 
     with pytest.raises(ServerUnavailable, match="ended early"):
         [e async for e in client(handler).astream("q")]

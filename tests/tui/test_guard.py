@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.answer.events import Event
+from rag.answer.events import DoneEvent, Event, ResetEvent, TokenEvent
 from rag.settings import Settings
 from tests.tui.conftest import SIZE, ask, toasts, wait_for
 from tests.tui.fakes import ANSWER, FakeClient, script
@@ -27,8 +27,8 @@ def withdrawn_script() -> list[Event]:
     events = script()
     sources, tokens, tail = events[0], events[1:-2], events[-2:]
     done = {**tail[1].data, "degraded": True, "notice": NOTICE, "usage": {}}
-    return [sources, Event("token", {"text": WITHDRAWN}),
-            Event("reset", {"reason": NOTICE}), *tokens, tail[0], Event("done", done)]
+    return [sources, TokenEvent(text=WITHDRAWN), ResetEvent(reason=NOTICE), *tokens, tail[0],
+            DoneEvent.model_validate(done)]
 
 
 @pytest.mark.xfail(strict=True, reason="the chat screen's `reset` handling lands with firstrun's "

@@ -21,8 +21,8 @@ def test_history_browses_back_and_returns_to_the_draft() -> None:
 
 
 def test_bibtex_escapes_latex_specials_and_keeps_braces_balanced() -> None:
-    paper = Paper("2401.01234", "Q&A {over} 100% of C_4", "abs", authors=("José Núñez",),
-                  year=2024, doi="10.1/x")
+    paper = Paper(id="2401.01234", title="Q&A {over} 100% of C_4", abstract="abs",
+                  authors=("José Núñez",), year=2024, doi="10.1/x")
     key = bibtex_key(paper.id, paper.title, paper)
     entry = bibtex_entry(key, paper.id, paper.title, paper)
     assert key == "nunez2024over"

@@ -1,4 +1,5 @@
-"""Console output shared by commands: JSON for scripts, progress bars on a TTY."""
+"""Console output shared by the command-line front ends: JSON for scripts, progress bars
+on a TTY. Plain stdout/stderr; rich is imported only when a bar is shown."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 
 def print_json(obj: Any) -> None:
-    """One JSON document per line on stdout."""
+    """One JSON document per line on stdout; a pydantic model is written as its dump."""
+    if hasattr(obj, "model_dump"):  # duck-typed: importing pydantic would slow `--help`
+        obj = obj.model_dump(mode="json")
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
