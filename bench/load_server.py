@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,10 +55,7 @@ QA_SUITE = ROOT / "evals" / "suites" / "bundled_qa.jsonl"
 
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..1) of `values`; nan when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return float(np.quantile(values, q, method="nearest")) if values else float("nan")
 
 
 def questions() -> list[str]:

@@ -1,8 +1,9 @@
 """BEIR-format datasets: corpus.jsonl, queries.jsonl, qrels/<split>.tsv.
 
-The corpus goes through the project's BEIR field handling (`_id` kept as the paper id) but
-is not merged by title: in BEIR, distinct documents may share a title (passages of one
-Wikipedia article), and every `_id` must stay addressable by the qrels.
+The corpus is read by the ingest parser's BEIR reader (`_id` kept as the paper id, an
+untitled passage titled with its first words) but is not merged by title: in BEIR, distinct
+documents may share a title (passages of one Wikipedia article), and every `_id` must stay
+addressable by the qrels.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from rag.errors import InputError, ParseError
 if TYPE_CHECKING:
     from rag.models import Paper
     from rag.settings import Settings
-
-TITLE_WORDS = 12  # an untitled BEIR document is titled with its first words
-
 
 @dataclass
 class BeirDataset:
@@ -65,6 +63,7 @@ def read_lines(path: Path) -> list[str]:
 
 
 def _objects(path: Path) -> list[tuple[int, dict[str, object]]]:
+    """(line, object) of each non-blank line of a JSONL file whose objects have an `_id`."""
     from ingest.parsers.jsonl import loads
 
     out = []
@@ -83,22 +82,17 @@ def _objects(path: Path) -> list[tuple[int, dict[str, object]]]:
 
 def load_corpus(path: Path) -> list[Paper]:
     """Papers from corpus.jsonl; duplicate `_id`s are an error."""
-    from ingest.parsers.fields import paper_from_fields
+    from ingest.parsers.beir import parse_beir
 
     papers: list[Paper] = []
-    seen: dict[str, int] = {}
-    for n, obj in _objects(path):
-        text = obj.get("text")
-        if not obj.get("title") and isinstance(text, str) and text.strip():
-            obj = {**obj, "title": " ".join(text.split()[:TITLE_WORDS])}
-        paper = paper_from_fields(obj, source=str(path), line=n, id_key="_id")
+    seen: dict[str, int | None] = {}
+    for record in parse_beir("\n".join(read_lines(path)), str(path)).records:
+        paper, n = record.paper, record.line
         if paper.id in seen:
             raise ParseError(f"duplicate _id {paper.id!r} (first on line {seen[paper.id]})",
                              path=str(path), line=n)
         seen[paper.id] = n
         papers.append(paper)
-    if not papers:
-        raise ParseError("no documents", path=str(path))
     return papers
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from evals import metrics
+from evals.suite import fold
 
 if TYPE_CHECKING:
     from evals.judge import Judge
@@ -29,18 +30,14 @@ QA_METRICS = ("recall@5", "mrr@10", "citation_precision", "citation_recall", "fa
 JUDGE_METRICS = ("faithfulness", "answer_relevance")
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
 def score_question(q: Question, retrieved: list[str], answer: Answer,
                    latency_ms: float) -> dict[str, Any]:
     """One per_question row: what was retrieved, cited and found, and the verdict."""
     gold = set(q.gold)
     qrels = {pid: 1 for pid in q.gold}
     cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
-    text = _norm(answer.answer)
-    found = [f for f in q.facts if _norm(f) in text]
+    text = fold(answer.answer)
+    found = [f for f in q.facts if fold(f) in text]
     sentences = [] if answer.refused else answer.sentences
     row: dict[str, Any] = {
         "id": q.id, "kind": q.kind, "question": q.question, "gold": list(q.gold),

@@ -116,7 +116,8 @@ def load_suite(path: Path) -> Suite:
     return Suite(str(path), questions)
 
 
-def _norm(text: str) -> str:
+def fold(text: str) -> str:
+    """Whitespace collapsed and case folded: how gold titles and facts are matched."""
     return " ".join(text.split()).casefold()
 
 
@@ -124,14 +125,14 @@ def resolve_gold(suite: Suite, papers: list[Paper], collection: str) -> Suite:
     """Gold entries -> paper ids, matching an id or an exact title, case-insensitively."""
     by_key: dict[str, str] = {}
     for p in papers:
-        by_key.setdefault(_norm(p.title), p.id)
+        by_key.setdefault(fold(p.title), p.id)
     for p in papers:  # an id wins over a title that happens to equal it
-        by_key[_norm(p.id)] = p.id
+        by_key[fold(p.id)] = p.id
     resolved = []
     for q in suite.questions:
         ids = []
         for entry in q.gold:
-            pid = by_key.get(_norm(entry))
+            pid = by_key.get(fold(entry))
             if pid is None:
                 raise ParseError(f"gold {entry!r} matches no paper id or title in collection "
                                  f"'{collection}' ({len(papers)} papers)", path=suite.path,

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+
+def rounded(digits: int) -> PlainSerializer:
+    """Serialise a float rounded to `digits` decimals (the printed precision of a field)."""
+    return PlainSerializer(lambda value: round(value, digits), return_type=float)
+
+
+Score = Annotated[float, rounded(6)]
+Timings = dict[str, Annotated[float, rounded(2)]]  # milliseconds by step
 
 
 class Record(BaseModel):
@@ -57,8 +67,7 @@ class PaperSummary(Record):
 
     @classmethod
     def of(cls, paper: Paper) -> PaperSummary:
-        return cls(paper_id=paper.id, title=paper.title, year=paper.year,
-                   authors=list(paper.authors))
+        return cls(paper_id=paper.id, **paper.model_dump(include={"title", "year", "authors"}))
 
 
 class PaperList(Record):
@@ -83,14 +92,10 @@ class PaperDetail(Record):
 
     @classmethod
     def of(cls, paper: Paper) -> PaperDetail:
-        return cls(paper_id=paper.id, title=paper.title, abstract=paper.abstract,
-                   authors=list(paper.authors), year=paper.year, url=paper.url, doi=paper.doi,
-                   categories=list(paper.categories))
+        return cls(paper_id=paper.id, **paper.model_dump(exclude={"id"}))
 
     def paper(self) -> Paper:
-        return Paper(id=self.paper_id, title=self.title, abstract=self.abstract,
-                     authors=tuple(self.authors), year=self.year, url=self.url, doi=self.doi,
-                     categories=tuple(self.categories))
+        return Paper(id=self.paper_id, **self.model_dump(exclude={"paper_id"}))
 
 
 class Chunk(BaseModel):
@@ -110,7 +115,7 @@ class SearchHit(Record):
     rank: int
     paper_id: str
     title: str
-    score: float
+    score: Score
     snippet: str
     # Core only (the answer layer reads them; `search --json` does not print them):
     abstract: str = Field("", exclude=True)
@@ -119,27 +124,19 @@ class SearchHit(Record):
     dense_score: float | None = Field(None, exclude=True)
     bm25_score: float | None = Field(None, exclude=True)
 
-    @field_serializer("score")
-    def _score(self, score: float) -> float:
-        return round(score, 6)
-
 
 class SearchResponse(Record):
     """Ranked papers for one query plus timings in milliseconds (`paperchat search --json`)."""
 
     query: str
     results: list[SearchHit]
-    timings: dict[str, float] = Field(default_factory=dict)
+    timings: Timings = Field(default_factory=dict)
     # Refusal signals, for the answer layer only:
     top_cosine: float | None = Field(None, exclude=True)  # best dense cosine among candidates
     top_bm25: float = Field(0.0, exclude=True)  # best BM25 score among candidates
     # Live chunks containing each query term (BM25 stems); 0 = a term the collection never
     # uses. None when the producer has no keyword index.
     term_df: dict[str, int] | None = Field(None, exclude=True)
-
-    @field_serializer("timings")
-    def _timings(self, timings: dict[str, float]) -> dict[str, float]:
-        return round_timings(timings)
 
 
 class IngestReport(Record):
@@ -152,15 +149,6 @@ class IngestReport(Record):
     unchanged: int = 0
     removed: int = 0
     chunks: int = 0
-    seconds: float = 0.0
+    seconds: Annotated[float, rounded(3)] = 0.0
     duplicates: int = Field(0, description="Duplicate records merged while parsing.")
     warnings: list[str] = Field(default_factory=list)
-
-    @field_serializer("seconds")
-    def _seconds(self, seconds: float) -> float:
-        return round(seconds, 3)
-
-
-def round_timings(timings: dict[str, float]) -> dict[str, float]:
-    """Milliseconds to two decimals, as every `timings` object is printed."""
-    return {k: round(v, 2) for k, v in timings.items()}

@@ -14,9 +14,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ingest.parsers import parse_text
+from ingest.parsers import decode_utf8, parse_text
 from ingest.pipeline import ingest_parsed
-from rag.errors import InputError, ParseError
+from rag.errors import InputError
 from rag.models import IngestReport
 from server.deps import LibraryDep, SettingsDep
 from server.errors import BadParameter
@@ -90,18 +90,11 @@ async def _read_upload(request: Request, format: str | None) -> tuple[str, str, 
                 raise InputError('the multipart body needs a file in the "file" field')
             data = await upload.read()
             source = _UNSAFE.sub("_", PurePath(upload.filename or "upload").name)[:80]
-        return _decode(data, source or "upload"), source or "upload", format
+        return decode_utf8(data, source or "upload"), source or "upload", format
     if content_type == "application/json" or content_type.endswith("+json"):
         if format is not None and format != "json":
             raise BadParameter(f"format={format} applies to uploaded files; a JSON body is "
                                "always a list of papers (leave format out)")
-        return _decode(await request.body(), "<request body>"), "<request body>", "json"
+        return decode_utf8(await request.body(), "<request body>"), "<request body>", "json"
     raise HTTPException(415, "send multipart/form-data with a file, or application/json")
 
-
-def _decode(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ParseError(f"not UTF-8 text (byte offset {e.start})", path=source,
-                         line=data.count(b"\n", 0, e.start) + 1) from e

@@ -76,13 +76,19 @@ def read_text(path: Path) -> str:
         data = path.read_bytes()
     except OSError as e:
         raise ParseError(f"cannot read the file: {e.strerror or e}", path=str(path)) from e
+    return decode_utf8(data, str(path))
+
+
+def decode_utf8(data: bytes, source: str) -> str:
+    """Bytes (a file, an upload) as UTF-8 text, a BOM dropped; else a ParseError naming the
+    byte, its offset and its line in `source`."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         at = e.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)  # utf-8-sig skips the BOM
         raise ParseError(
             f"not UTF-8 text (byte 0x{data[at]:02x} at offset {at})",
-            path=str(path),
+            path=source,
             line=data.count(b"\n", 0, at) + 1,
         ) from e
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, field_serializer
+from pydantic import Field, TypeAdapter
 
 from rag.answer.models import Answer, Citation
-from rag.models import Record, SearchHit
+from rag.models import Record, Score, SearchHit
 
 EventType = Literal["sources", "token", "reset", "citations", "done", "error"]
 
@@ -35,16 +35,12 @@ class Source(Record):
     paper_id: str
     title: str
     snippet: str
-    score: float
+    score: Score
 
     @classmethod
     def of(cls, n: int, hit: SearchHit) -> Source:
         return cls(n=n, paper_id=hit.paper_id, title=hit.title, snippet=hit.snippet,
                    score=hit.score)
-
-    @field_serializer("score")
-    def _score(self, score: float) -> float:
-        return round(score, 6)
 
 
 class SourcesEvent(_Event):

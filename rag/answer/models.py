@@ -6,11 +6,11 @@ shape; the sentences, the retrieved hits and the condensed question stay in the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_serializer, model_validator
+from pydantic import Field, model_validator
 
-from rag.models import Record, SearchHit, round_timings
+from rag.models import Record, SearchHit, Timings, rounded
 
 
 class Citation(Record):
@@ -20,12 +20,9 @@ class Citation(Record):
     paper_id: str
     title: str
     snippet: str
-    support: float | None = Field(None, description="How well the citing sentences are "
-                                  "supported by the paper (0-1); null when not scored.")
-
-    @field_serializer("support")
-    def _support(self, support: float | None) -> float | None:
-        return None if support is None else round(support, 4)
+    support: Annotated[float, rounded(4)] | None = Field(
+        None, description="How well the citing sentences are supported by the paper (0-1); "
+        "null when not scored.")
 
 
 def _empty(value: str | None) -> bool:
@@ -43,7 +40,7 @@ class Answer(Record):
     degraded: bool = Field(False, description="The LLM failed and the answer was built "
                            "extractively instead.")
     usage: dict[str, int] = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)
+    timings: Timings = Field(default_factory=dict)
     unsupported: list[str] = Field(default_factory=list, description="Answer sentences with "
                                    "no citation or weak support (from `sentences`).")
     notice: str | None = Field(None, exclude_if=_empty)
@@ -58,7 +55,3 @@ class Answer(Record):
         if "unsupported" not in self.model_fields_set:
             self.unsupported = [s["text"] for s in self.sentences if not s["supported"]]
         return self
-
-    @field_serializer("timings")
-    def _timings(self, timings: dict[str, float]) -> dict[str, float]:
-        return round_timings(timings)
