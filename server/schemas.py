@@ -7,9 +7,9 @@ the CLI's --json and the TUI's client.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from rag.answer.models import Citation
 from rag.models import PaperList
@@ -25,6 +25,14 @@ NOT_BLANK = ("[^\t-\r\x1c- \x85\xa0\xad\u1680\u180e\u2000-\u200d\u2028\u2029\u20
 class _In(BaseModel):
     # Strict: JSON `true` is not a k of 1, nor "3" a k of 3.
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _whole(value: object) -> object:
+    # JSON Schema's "integer" includes 3.0 (the OpenAPI contract says so); strict alone
+    # would refuse it. 3.5, true and "3" stay refused.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -73,8 +81,9 @@ Engine = Literal["auto", "llm", "extractive"]
 class AskRequest(_In):
     question: str = Field(min_length=1, pattern=NOT_BLANK,
                           description="The question; at most server.max_question_chars.")
-    k: StrictInt | None = Field(None, ge=1, le=20,
-                                description="Papers given to the answer engine.")
+    # Bounds inside Annotated, before the validator: OpenAPI then says minimum/maximum.
+    k: Annotated[StrictInt, Field(ge=1, le=20), BeforeValidator(_whole)] | None = Field(
+        None, description="Papers given to the answer engine.")
     engine: Engine | None = Field(None, description="auto (LLM when configured), llm or "
                                   "extractive.")
     session_id: str | None = Field(None, min_length=1, max_length=64,

@@ -107,7 +107,7 @@ def test_session_shapes(make_client: MakeClient) -> None:
 @pytest.mark.parametrize("body", [
     {"question": "What is pretraining?", "k": True},
     {"question": "What is pretraining?", "k": "3"},
-    {"question": "What is pretraining?", "k": 3.0},
+    {"question": "What is pretraining?", "k": 3.5},
     {"question": "What is pretraining?", "engine": 1},
     {"question": 42},
     {"question": "What is pretraining?", "session_id": 7},
@@ -116,6 +116,12 @@ def test_ask_inputs_are_strict(make_client: MakeClient, body: dict[str, Any]) ->
     client = make_client()
     assert_error(client.post("/v1/ask", json=body), 422, "invalid_input")
     assert_error(client.post("/v1/ask/stream", json=body), 422, "invalid_input")
+
+
+def test_a_whole_number_written_as_a_float_is_a_k(make_client: MakeClient) -> None:
+    # JSON Schema counts 3.0 as an integer, so the OpenAPI contract accepts it.
+    r = make_client().post("/v1/ask", json={"question": QUESTION, "k": 3.0})
+    assert r.status_code == 200, r.text
 
 
 def test_session_and_chat_inputs_are_strict(make_client: MakeClient) -> None:
