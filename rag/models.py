@@ -117,6 +117,10 @@ class SearchHit(Record):
     title: str
     score: Score
     snippet: str
+    relevance: Annotated[float, rounded(4)] | None = Field(
+        None, exclude_if=lambda value: value is None,
+        description="Calibrated probability that the paper is relevant, when a relevance "
+        "stage reranked the results; absent otherwise.")
     # Core only (the answer layer reads them; `search --json` does not print them):
     abstract: str = Field("", exclude=True)
     year: int | None = Field(None, exclude=True)

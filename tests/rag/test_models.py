@@ -61,6 +61,12 @@ def test_search_shapes() -> None:
                               "timings": {"total_ms": 12.35, "dense_ms": 1.0}}
 
 
+def test_a_reranked_hit_carries_its_relevance() -> None:
+    reranked = HIT.model_copy(update={"relevance": 0.912345})
+    assert dump(reranked) == {**HIT_JSON, "relevance": 0.9123}
+    assert "relevance" not in dump(HIT)
+
+
 def test_ingest_report_shape() -> None:
     report = IngestReport(collection="default", papers=119, added=119, chunks=130,
                           seconds=1.23456, duplicates=2, warnings=["w"])
