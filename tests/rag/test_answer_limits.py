@@ -3,7 +3,6 @@ when the papers do not record them (both engines), and the field when they do.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from rag.answer import limits
 from rag.answer.service import Assistant
-from rag.models import SearchHit, SearchResponse
+from rag.models import SearchResponse
 from rag.settings import Settings
 from tests.rag.conftest import ANSWER_PAPERS, FakeLibrary
 from tests.utils.fake_openai import FakeOpenAI
@@ -98,14 +97,6 @@ def test_llm_answer_starts_with_the_note(make_assistant: Callable[..., Assistant
     assert "do not guess them" in prompt and "publication dates" in prompt
 
 
-@dataclasses.dataclass
-class RecordedHit(SearchHit):
-    """A hit from a collection whose papers record years and authors."""
-
-    year: int | None = None
-    authors: tuple[str, ...] = ()
-
-
 class DatedLibrary(FakeLibrary):
     META: ClassVar[dict[str, tuple[int, tuple[str, ...]]]] = {
         "mae": (2021, ("K. He", "X. Chen", "S. Xie", "Y. Li")),
@@ -114,10 +105,11 @@ class DatedLibrary(FakeLibrary):
     def search(self, query: str, k: int | None = None, *, mode: str | None = None
                ) -> SearchResponse:
         response = super().search(query, k, mode=mode)
-        response.results = [RecordedHit(**dataclasses.asdict(h),
-                                        year=self.META.get(h.paper_id, (None, ()))[0],
-                                        authors=self.META.get(h.paper_id, (None, ()))[1])
-                            for h in response.results]
+        # Hits from a collection whose papers record years and authors.
+        response.results = [h.model_copy(update={
+            "year": self.META.get(h.paper_id, (None, ()))[0],
+            "authors": list(self.META.get(h.paper_id, (None, ()))[1])})
+            for h in response.results]
         return response
 
 
