@@ -87,8 +87,9 @@ FACETS = (
 
 NOTE = ("The papers in this collection do not record {labels}, so I cannot answer that "
         "from them.")
-COUNT_NOTE = ("I cannot count papers across the collection: an answer quotes only the few "
-              "papers that match the question best.")
+COUNT_NOTE = ("I cannot count papers on a subject across the collection ({total} papers "
+              "in all): an answer quotes only the few that match the question best.")
+TOTAL = "The collection holds {total} papers."
 MODEL_NOTE = ("A note saying the papers do not record {labels} is already shown; do not "
               "guess them, answer the rest of the question from the sources.")
 
@@ -100,6 +101,7 @@ class Limits:
     query: str  # the question without those asks, for searching and quoting
     missing: tuple[Facet, ...] = ()  # asked about and not carried: said in a note
     fields: tuple[str, ...] = ()  # asked about and carried by some retrieved paper
+    total: int | None = None  # papers in the collection, when a count is asked for
 
     @property
     def notes(self) -> list[str]:
@@ -107,13 +109,14 @@ class Limits:
         labels = [f.label for f in self.missing if f.name != "count"]
         out = [NOTE.format(labels=_join(labels))] if labels else []
         if any(f.name == "count" for f in self.missing):
-            out.append(COUNT_NOTE)
+            # "how many papers are there?" is answered; "how many are about X?" is not.
+            out.append((COUNT_NOTE if self.answerable else TOTAL).format(total=self.total))
         return out
 
     @property
     def model_notes(self) -> tuple[str, ...]:
         """What the model is told so it neither repeats the note nor guesses."""
-        labels = [f.label for f in self.missing]
+        labels = [f.label for f in self.missing if f.name != "count"]
         return (MODEL_NOTE.format(labels=_join(labels)),) if labels else ()
 
     @property
@@ -140,8 +143,9 @@ def strip_asks(question: str) -> str:
     return re.sub(r"\s+", " ", out).strip()
 
 
-def limits(question: str, hits: list[SearchHit]) -> Limits:
-    """Which asks the retrieved papers cannot answer, and which fields they carry."""
+def limits(question: str, hits: list[SearchHit], total: int | None = None) -> Limits:
+    """Which asks the retrieved papers cannot answer, and which fields they carry
+    (`total`: the collection's size, said when a count of papers is asked for)."""
     found = asks(question)
     query = strip_asks(question) if found else question
     missing: list[Facet] = []
@@ -151,7 +155,7 @@ def limits(question: str, hits: list[SearchHit]) -> Limits:
             fields.append(facet.name)
         else:
             missing.append(facet)
-    return Limits(query, tuple(missing), tuple(fields))
+    return Limits(query, tuple(missing), tuple(fields), total)
 
 
 def _join(labels: list[str]) -> str:

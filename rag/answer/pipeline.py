@@ -65,7 +65,7 @@ class Request:
 class Found:
     """Retrieval's outcome for one question."""
 
-    assessment: Assessment | None  # None: nothing was searched (only notes to give)
+    assessment: Assessment | None  # None: the notes are the whole answer
     limits: limits.Limits
 
     @property
@@ -314,7 +314,8 @@ class Pipeline:
             self.check_not_empty()
         assessment = self.relevance.assess(query, response, k)
         papers = response.results[:k] if assessment.refuse else assessment.citable
-        found = limits.limits(standalone, papers)
+        counts = any(f.name == "count" for f, _ in limits.asks(standalone))
+        found = limits.limits(standalone, papers, self.library.count() if counts else None)
         if not searchable and found.missing and not found.fields:
             return Found(None, found)  # the note is the whole answer
         return Found(assessment, found)

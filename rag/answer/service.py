@@ -49,6 +49,8 @@ class Searchable(Protocol):
 
     def is_empty(self) -> bool: ...
 
+    def count(self) -> int: ...
+
 
 class Assistant:
     """Answers questions about one collection with either engine.

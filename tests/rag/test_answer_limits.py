@@ -130,3 +130,14 @@ def test_recorded_fields_are_given_not_denied(settings: Settings,
     make_assistant(library=library).ask("When was the masked autoencoder paper published?")
     prompt = fake_openai.chat_requests[0]["messages"][-1]["content"]
     assert "Year: 2021" in prompt and "do not guess" not in prompt
+
+
+def test_counting_papers(make_assistant: Callable[..., Assistant],
+                         fake_openai: FakeOpenAI) -> None:
+    for assistant in (make_assistant(llm=False), make_assistant()):
+        total = assistant.ask("How many papers are in the collection?")
+        assert total.answer == "The collection holds 6 papers." and not total.citations
+    assert fake_openai.chat_requests == []
+    topic = make_assistant(llm=False).ask("how many papers are about protein sequences?")
+    assert topic.answer.startswith(limits.COUNT_NOTE.format(total=6) + "\n\n")
+    assert topic.citations[0].paper_id == "protein"
