@@ -49,11 +49,15 @@ def _resolve_reference(question: str, cited: list[dict[str, Any]]) -> str | None
     return None
 
 
+def refers_back(question: str) -> bool:
+    """Does the question point at the conversation ("those", "it", "what about")?"""
+    lowered = question.lower().strip()
+    return bool(_DEICTIC & set(words(lowered))) or lowered.startswith(_OPENERS)
+
+
 def is_follow_up(question: str) -> bool:
     """Does the question lean on the conversation (pronouns, "what about", few words)?"""
-    lowered = question.lower().strip()
-    return (bool(_DEICTIC & set(words(lowered))) or lowered.startswith(_OPENERS)
-            or len(content_terms(question)) <= 1)
+    return refers_back(question) or len(content_terms(question)) <= 1
 
 
 def subject_words(history: list[dict[str, Any]], exclude: str) -> list[str]:

@@ -135,6 +135,11 @@ def asks(question: str) -> list[tuple[Facet, re.Match[str]]]:
     return found
 
 
+def only_asks(question: str) -> bool:
+    """The question is nothing but asks about paper fields ("which is the most recent?")."""
+    return bool(asks(question)) and not content_terms(strip_asks(question))
+
+
 def strip_asks(question: str) -> str:
     """The question without its asks about paper fields ("most recent", "who wrote")."""
     out = question

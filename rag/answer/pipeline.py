@@ -23,7 +23,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rag.answer import guard, limits, prompts
+from rag.answer import followup, guard, limits, prompts
 from rag.answer.citations import Renumberer, score_support
 from rag.answer.engines import AnswerEngine, Brief, History, Usage
 from rag.answer.events import (
@@ -222,7 +222,10 @@ class Pipeline:
 
     async def _condense(self, req: Request, out: _Outcome, clock: _Clock) -> str:
         """The standalone question (the question itself when there is no history)."""
-        if not req.history:
+        if not req.history or (limits.only_asks(req.question)
+                               and not followup.refers_back(req.question)):
+            # "How many papers are there?" stands alone: a short follow-up would otherwise
+            # borrow the conversation's subject.
             return req.question
         t0 = time.perf_counter()
         try:

@@ -141,3 +141,12 @@ def test_counting_papers(make_assistant: Callable[..., Assistant],
     topic = make_assistant(llm=False).ask("how many papers are about protein sequences?")
     assert topic.answer.startswith(limits.COUNT_NOTE.format(total=6) + "\n\n")
     assert topic.citations[0].paper_id == "protein"
+
+
+def test_a_collection_question_does_not_borrow_the_conversations_subject(
+        make_assistant: Callable[..., Assistant], fake_openai: FakeOpenAI) -> None:
+    for assistant in (make_assistant(llm=False), make_assistant()):
+        answer = assistant.ask("How many papers are in the collection?", history=HISTORY)
+        assert answer.answer == "The collection holds 6 papers."
+        assert answer.standalone_question is None
+    assert fake_openai.chat_requests == []  # not even a condense call
