@@ -41,7 +41,7 @@ async def test_reset_clears_the_streamed_text_before_the_replacement(make_app) -
         screen = await ask(pilot, "How does pretraining help?", wait=False)
         view = screen.conversation.answers[0]
         await wait_for(pilot, lambda: bool(view.markdown.source))
-        await wait_for(pilot, lambda: view.markdown.source.startswith(ANSWER[:12]))
+        await wait_for(pilot, lambda: view.markdown.source.startswith(ANSWER[:12]), timeout=5)
         assert WITHDRAWN not in view.markdown.source and WITHDRAWN not in view.record.text
         gate.set()
         await wait_for(pilot, lambda: not screen.answering)
