@@ -117,13 +117,13 @@ def facts(hits: list[SearchHit], fields: tuple[str, ...], question: str) -> list
     pieces: list[str] = []
     ranked = list(enumerate(hits, 1))
     if "year" in fields:
-        dated = [(int(y), n, h.title) for n, h in ranked if (y := getattr(h, "year", None))]
+        dated = [(h.year, n, h.title) for n, h in ranked if h.year]
         oldest = re.search(r"\b(?:oldest|earliest|first)\b", question, re.IGNORECASE)
         dated.sort(key=lambda d: (d[0] if oldest else -d[0], d[1]))
         pieces += [f"\n\n{title} was published in {year} [{n}]." for year, n, title in dated]
     if "authors" in fields:
         for n, h in ranked:
-            names = list(getattr(h, "authors", None) or ())
+            names = h.authors
             if names:
                 shown = ", ".join(names[:3]) + (" et al." if len(names) > 3 else "")
                 pieces.append(f"\n\n{h.title} is by {shown} [{n}].")

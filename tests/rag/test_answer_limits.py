@@ -150,3 +150,22 @@ def test_a_collection_question_does_not_borrow_the_conversations_subject(
         assert answer.answer == "The collection holds 6 papers."
         assert answer.standalone_question is None
     assert fake_openai.chat_requests == []  # not even a condense call
+
+
+def test_decided_by_what_the_collection_records(tmp_path: Path) -> None:
+    """The same question on two real collections: one whose papers carry years, one not."""
+    from rag.library import Library
+    from tests.conftest import make_papers
+
+    plain = make_papers(6)
+    dated = [p.model_copy(update={"year": 2015 + i}) for i, p in enumerate(plain)]
+    answers = {}
+    for name, papers in (("plain", plain), ("dated", dated)):
+        s = Settings(home=tmp_path / name, embed={"provider": "fake"})  # type: ignore[arg-type]
+        library = Library(s)
+        library.ingest(papers)
+        answers[name] = Assistant(s, library).ask(
+            "Which is the most recent paper on protein language models?")
+    assert answers["plain"].answer.startswith(DATES)
+    assert "do not record" not in answers["dated"].answer
+    assert "was published in 2020 [1]." in answers["dated"].answer  # p2 and p5: 2017, 2020
