@@ -150,7 +150,11 @@ def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
             text, prev_clean, prev_nums = claims[-1]
             claims[-1] = (text, prev_clean, list(dict.fromkeys(prev_nums + nums)))
     source_sents = [[h.title, *split_sentences(h.abstract or h.snippet)] for h in cited]
-    needed = [c[1] for c in claims if c[2]] + [t for ss in source_sents for t in ss]
+    # An uncited sentence is judged against every paper the answer cites: models often put
+    # one marker at the end of a paragraph about a paper, not on each of its sentences.
+    answer_cites = list(dict.fromkeys(n for c in claims for n in c[2]))
+    needed = ([c[1] for c in claims if c[2] or (answer_cites and not _META.search(c[1]))]
+              + [t for ss in source_sents for t in ss])
     vecs = vectors.lookup(needed)
     best: dict[int, tuple[float, str]] = {}
     sentences: list[dict[str, Any]] = []
@@ -165,8 +169,13 @@ def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
                     if n not in best or sim > best[n][0]:
                         best[n] = (sim, cand)
             supported = support is not None and support >= threshold
+        elif _META.search(clean):
+            supported = True
         else:
-            supported = bool(_META.search(clean))
+            for n in answer_cites:
+                sim = max(float(vecs[clean] @ vecs[cand]) for cand in source_sents[n - 1])
+                support = sim if support is None else max(support, sim)
+            supported = support is not None and support >= threshold
         sentences.append({"text": clean, "citations": nums, "support": support,
                           "supported": supported})
     citations = [

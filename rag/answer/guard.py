@@ -1,8 +1,10 @@
 """The grounding guard: an LLM answer the papers do not back is not returned as an answer.
 
 Checked once the answer is complete, on the per-sentence support the pipeline computed:
-- claims are the sentences that cite a paper, plus uncited ones that are not statements
-  about the sources themselves ("the papers do not say ...", a lead-in ending in ":");
+- claims are the sentences that cite a paper, plus uncited ones that no paper the answer
+  cites backs (a marker at the end of a paragraph covers the sentences before it) and
+  that are not statements about the sources themselves ("the papers do not say ...", a
+  lead-in ending in ":");
 - an answer with claims but no valid citation fails (the model ignored the sources, or
   cited numbers that do not exist);
 - an answer whose unsupported claims exceed `max_unsupported` of all claims fails;

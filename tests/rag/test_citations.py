@@ -90,10 +90,30 @@ def test_support_flags_uncited_and_weak_sentences() -> None:
     weak = by_text["Bananas grow on tall tropical plants near the sea."]
     assert not weak["supported"] and weak["support"] < 0.5
     uncited = by_text["Transformers are everywhere today."]
-    assert not uncited["supported"] and uncited["support"] is None
+    assert not uncited["supported"] and uncited["support"] < 0.5  # vs papers cited elsewhere
     assert [c.paper_id for c in citations] == ["p1", "p2"]
     assert citations[0].snippet.startswith("Masking 75 percent")  # best supporting sentence
     assert citations[0].support == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_uncited_sentence_is_judged_against_the_papers_the_answer_cites() -> None:
+    """Models often cite once per paragraph: the sentences before the marker are not flagged
+    when a cited paper backs them, and still are when none does."""
+    cited = [_hit(1, "Masked autoencoders", "Masking 75 percent of image patches yields a "
+                  "nontrivial self-supervisory task. The encoder is a vision transformer.")]
+    answer = ("The encoder is a vision transformer. Bananas grow on tall tropical plants. "
+              "Masking 75 percent of image patches yields a nontrivial self-supervisory task "
+              "[1].")
+    sentences, _ = score_support(answer, cited, SentenceVectors(HashingEmbedder(256)),
+                                 threshold=0.5)
+    by_text = {s["text"]: s for s in sentences}
+    backed = by_text["The encoder is a vision transformer."]
+    assert backed["citations"] == [] and backed["supported"]
+    assert not by_text["Bananas grow on tall tropical plants."]["supported"]
+    # With no citation anywhere there is nothing to judge an uncited sentence against.
+    alone, _ = score_support("The encoder is a vision transformer.", cited,
+                             SentenceVectors(HashingEmbedder(256)), threshold=0.5)
+    assert not alone[0]["supported"] and alone[0]["support"] is None
 
 
 def test_meta_sentences_are_not_flagged() -> None:
