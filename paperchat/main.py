@@ -8,6 +8,7 @@ import typer
 
 from evals.cli import eval_app
 from ingest.cli import ingest_command, papers_command
+from paperchat.db import db_app
 from paperchat.query import ask_command, search_command
 from server.cli import serve_command
 from tui.cli import chat_command
@@ -32,6 +33,7 @@ app.command("papers")(papers_command)
 app.command("chat")(chat_command)
 app.command("serve")(serve_command)
 app.add_typer(eval_app, name="eval")
+app.add_typer(db_app, name="db")
 
 
 def run() -> None:

@@ -108,7 +108,7 @@ def ask_command(
         if ensure_ingested(library, progress=bar) is not None and not as_json:
             err("indexed the bundled collection")
     _require_papers(library)
-    sessions = SessionStore(settings.home / "sessions.sqlite3")
+    sessions = SessionStore.from_settings(settings)
     assistant = Assistant(settings, library, sessions=sessions)
     if session == "new":
         session = sessions.create(title=(question or "")[:60] or None).id

@@ -91,6 +91,19 @@ class StoreUnavailable(CollectionError):
     code = "store_unavailable"
 
 
+class DatabaseError(PaperchatError):
+    """The shared-state database (sessions, ingest leases) cannot be used as it is."""
+
+    code = "database_error"
+    exit_code = 4
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database server cannot be reached (or the SQLite file opened)."""
+
+    code = "database_unavailable"
+
+
 class EmbedderError(PaperchatError):
     """The embedding model cannot be loaded or called."""
 

@@ -1,9 +1,11 @@
-"""Chat sessions in SQLite (`<home>/sessions.sqlite3`): turns with their citations.
+"""Chat sessions in the shared-state database (rag/db): turns with their citations.
 
-The schema version is `PRAGMA user_version`; `MIGRATIONS[i]` upgrades version i to i+1, so
-a newer paperchat can migrate an older file in place. One short-lived connection per call
-keeps the store safe to share between a server's threads. A new turn reads `recent` (the
-last few messages, via the `messages_by_session` index); `get` reads a whole session.
+By default that is the SQLite file `<home>/sessions.sqlite3`; with PAPERCHAT_DATABASE_URL
+a PostgreSQL database that several server replicas share. The schema is Alembic's
+(rag/db/migrations); a file of an older release is migrated in place when opened. Each
+call runs in one short transaction on a pooled connection, so the store is safe to share
+between a server's threads. A new turn reads `recent` (the last few messages, via the
+`messages_by_session` index); `get` reads a whole session.
 
 Sessions have an `owner`: the user (an HTTP API key's name) who created them, NULL for the
 default user (the CLI, the TUI, a server with a single key). The reading and changing
@@ -16,43 +18,24 @@ from __future__ import annotations
 import builtins
 import enum
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import sqlalchemy as sa
 from pydantic import Field
+from sqlalchemy.engine import Connection, RowMapping
 
-from rag.errors import CollectionError, InputError, NotFoundError
+from rag.db import Database
+from rag.db.schema import messages as M
+from rag.db.schema import sessions as S
+from rag.errors import InputError, NotFoundError
 from rag.models import Record
 
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE sessions (
-        id TEXT PRIMARY KEY,
-        title TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-        content TEXT NOT NULL,
-        citations TEXT NOT NULL DEFAULT '[]',
-        created_at TEXT NOT NULL
-    );
-    CREATE INDEX messages_by_session ON messages(session_id, id);
-    """,
-    """
-    ALTER TABLE sessions ADD COLUMN owner TEXT;
-    CREATE INDEX sessions_by_owner ON sessions(owner, updated_at);
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
 TITLE_CHARS = 80
 
 
@@ -64,11 +47,11 @@ ANY_OWNER = _AnyOwner.ANY
 Owner = str | None | Literal[_AnyOwner.ANY]  # a user name, None = the default user
 
 
-def _owned(owner: Owner) -> tuple[str, tuple[Any, ...]]:
-    """SQL condition (on alias `s`) and its parameters for sessions visible to `owner`."""
+def _owned(owner: Owner) -> sa.ColumnElement[bool]:
+    """The condition on `sessions` for the sessions `owner` may see."""
     if owner is ANY_OWNER:
-        return "1", ()
-    return "s.owner IS ?", (owner,)
+        return sa.true()
+    return S.c.owner.is_not_distinct_from(owner)  # NULL = the default user
 
 
 class SessionInfo(Record):
@@ -115,86 +98,74 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+_COUNT = (sa.select(sa.func.count()).select_from(M).where(M.c.session_id == S.c.id)
+          .scalar_subquery().label("n"))
+_MESSAGE_COLUMNS = (M.c.role, M.c.content, M.c.citations, M.c.created_at)
+
+
 class SessionStore:
-    """CRUD over chat sessions; every method opens and closes its own connection."""
+    """CRUD over chat sessions; every method is one transaction of its own."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._migrate()
+    def __init__(self, db: Database | Path | str) -> None:
+        """`db`: the shared-state Database, or the path of a SQLite file (opened and
+        migrated here)."""
+        self.db = db if isinstance(db, Database) else Database.sqlite(Path(db))
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=10.0)
-        except sqlite3.Error as e:
-            raise CollectionError(f"{self.path}: cannot open the sessions database: {e}") from e
-        with closing(conn):
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            with conn:  # one transaction: commit on success, roll back on error
-                yield conn
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionStore:
+        """The store in the configured database (PAPERCHAT_DATABASE_URL, else the SQLite
+        file under the data directory), migrated on first use."""
+        return cls(Database.from_settings(settings, lazy=True))
 
-    def _migrate(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")  # two processes opening at once migrate once
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise CollectionError(
-                    f"{self.path}: sessions schema version {version} is newer than this "
-                    f"paperchat supports ({SCHEMA_VERSION}); upgrade paperchat")
-            for v in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[v].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {v + 1}")
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when the database is one."""
+        return self.db.path
 
-    def schema_version(self) -> int:
-        with self._connect() as conn:
-            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    def schema_version(self) -> str | None:
+        """The database's Alembic revision."""
+        return self.db.revision()
 
     def create(self, title: str | None = None, *, owner: str | None = None) -> SessionInfo:
         """A new, empty session of `owner` (None: the default user)."""
         now = _now()
         info = SessionInfo(id=uuid.uuid4().hex, title=_clean_title(title), created_at=now,
                            updated_at=now)
-        with self._connect() as conn:
-            conn.execute("INSERT INTO sessions (id, title, created_at, updated_at, owner) "
-                         "VALUES (?, ?, ?, ?, ?)", (info.id, info.title, now, now, owner))
+        with self.db.begin() as conn:
+            conn.execute(S.insert().values(id=info.id, title=info.title, created_at=now,
+                                           updated_at=now, owner=owner))
         return info
 
-    def _info(self, conn: sqlite3.Connection, session_id: str,
+    def _info(self, conn: Connection, session_id: str,
               owner: Owner = ANY_OWNER) -> SessionInfo:
-        where, params = _owned(owner)
-        row = conn.execute(
-            "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
-            f"FROM sessions s WHERE s.id = ? AND {where}", (session_id, *params)).fetchone()
+        row = conn.execute(sa.select(S, _COUNT).where(S.c.id == session_id, _owned(owner))
+                           ).mappings().first()
         if row is None:
             raise NotFoundError(f"no chat session with id {session_id!r}")
         return _info(row)
 
-    def _title(self, conn: sqlite3.Connection, session_id: str,
+    def _title(self, conn: Connection, session_id: str,
                owner: Owner = ANY_OWNER) -> str | None:
         """The session's title; NotFoundError if there is no such session (no count)."""
-        where, params = _owned(owner)
-        row = conn.execute(f"SELECT title FROM sessions s WHERE s.id = ? AND {where}",
-                           (session_id, *params)).fetchone()
+        row = conn.execute(sa.select(S.c.title).where(S.c.id == session_id, _owned(owner))
+                           ).first()
         if row is None:
             raise NotFoundError(f"no chat session with id {session_id!r}")
-        title: str | None = row["title"]
+        title: str | None = row[0]
         return title
 
     def check(self, session_id: str, *, owner: Owner = ANY_OWNER) -> None:
         """NotFoundError unless the session exists and `owner` may use it."""
-        with self._connect() as conn:
+        with self.db.begin() as conn:
             self._title(conn, session_id, owner)
 
     def get(self, session_id: str, *, owner: Owner = ANY_OWNER) -> Session:
         """A session with all its messages, oldest first (for showing or exporting it)."""
-        with self._connect() as conn:
+        with self.db.begin() as conn:
             info = self._info(conn, session_id, owner)
-            rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
-                                "WHERE session_id = ? ORDER BY id", (session_id,)).fetchall()
+            rows = conn.execute(sa.select(*_MESSAGE_COLUMNS)
+                                .where(M.c.session_id == session_id)
+                                .order_by(M.c.id)).mappings().all()
         return Session(**dict(info), messages=[_message(r) for r in rows])
 
     def recent(self, session_id: str, limit: int) -> builtins.list[Message]:
@@ -204,24 +175,23 @@ class SessionStore:
         """
         if limit < 0:
             raise InputError(f"limit must be >= 0, got {limit}")
-        with self._connect() as conn:
+        with self.db.begin() as conn:
             self._title(conn, session_id)
-            rows = conn.execute("SELECT role, content, citations, created_at FROM messages "
-                                "WHERE session_id = ? ORDER BY id DESC LIMIT ?",
-                                (session_id, limit)).fetchall()
+            rows = conn.execute(sa.select(*_MESSAGE_COLUMNS)
+                                .where(M.c.session_id == session_id)
+                                .order_by(M.c.id.desc()).limit(limit)).mappings().all()
         return [_message(r) for r in reversed(rows)]
 
     def rename(self, session_id: str, title: str, *, owner: Owner = ANY_OWNER) -> None:
-        with self._connect() as conn:
+        with self.db.begin() as conn:
             self._title(conn, session_id, owner)
-            conn.execute("UPDATE sessions SET title = ?, updated_at = ? WHERE id = ?",
-                         (_clean_title(title), _now(), session_id))
+            conn.execute(S.update().where(S.c.id == session_id)
+                         .values(title=_clean_title(title), updated_at=_now()))
 
     def delete(self, session_id: str, *, owner: Owner = ANY_OWNER) -> None:
-        where, params = _owned(owner)
-        with self._connect() as conn:
-            if conn.execute(f"DELETE FROM sessions AS s WHERE s.id = ? AND {where}",
-                            (session_id, *params)).rowcount == 0:
+        with self.db.begin() as conn:
+            if conn.execute(S.delete().where(S.c.id == session_id, _owned(owner))
+                            ).rowcount == 0:
                 raise NotFoundError(f"no chat session with id {session_id!r}")
 
     def append(self, session_id: str, role: str, content: str,
@@ -230,32 +200,30 @@ class SessionStore:
         if role not in ("user", "assistant"):
             raise InputError(f"role must be 'user' or 'assistant', got {role!r}")
         now = _now()
-        with self._connect() as conn:
+        with self.db.begin() as conn:
             title = self._title(conn, session_id)
-            conn.execute("INSERT INTO messages (session_id, role, content, citations, "
-                         "created_at) VALUES (?, ?, ?, ?, ?)",
-                         (session_id, role, content, json.dumps(citations or []), now))
+            conn.execute(M.insert().values(session_id=session_id, role=role, content=content,
+                                           citations=json.dumps(citations or []),
+                                           created_at=now))
             title = title or (_clean_title(content) if role == "user" else None)
-            conn.execute("UPDATE sessions SET updated_at = ?, title = ? WHERE id = ?",
-                         (now, title, session_id))
+            conn.execute(S.update().where(S.c.id == session_id)
+                         .values(updated_at=now, title=title))
 
     def list(self, *, owner: Owner = ANY_OWNER) -> builtins.list[SessionInfo]:
         """The sessions `owner` may see, most recently updated first."""
-        where, params = _owned(owner)
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT s.*, (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS n "
-                f"FROM sessions s WHERE {where} ORDER BY s.updated_at DESC, s.rowid DESC",
-                params).fetchall()
+        with self.db.begin() as conn:
+            rows = conn.execute(sa.select(S, _COUNT).where(_owned(owner))
+                                .order_by(S.c.updated_at.desc(), S.c.created_at.desc(),
+                                          S.c.id.desc())).mappings().all()
         return [_info(r) for r in rows]
 
 
-def _info(row: sqlite3.Row) -> SessionInfo:
+def _info(row: RowMapping) -> SessionInfo:
     return SessionInfo(id=row["id"], title=row["title"], created_at=row["created_at"],
                        updated_at=row["updated_at"], message_count=row["n"])
 
 
-def _message(row: sqlite3.Row) -> Message:
+def _message(row: RowMapping) -> Message:
     return Message(role=row["role"], content=row["content"],
                    citations=json.loads(row["citations"]), created_at=row["created_at"])
 

@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="Chroma server URL; unset = embedded.")
     chroma_timeout: float = Field(10.0, gt=0, description="Seconds before one request to the "
                                   "Chroma server fails (store_unavailable).")
+    database_url: SecretStr | None = Field(None, description="Shared state (chat sessions, "
+                                           "ingest leases) as a SQLAlchemy URL, e.g. "
+                                           "postgresql://user:pw@host/paperchat; unset = the "
+                                           "SQLite file <home>/sessions.sqlite3.")
+    database_timeout: float = Field(5.0, gt=0, description="Seconds before connecting to the "
+                                    "database fails (database_unavailable).")
     ingest_wait: float = Field(600.0, ge=0, description="Seconds an ingest waits for another "
                                "process's ingest into the same collection before giving up.")
     api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes "

@@ -23,6 +23,8 @@ from rag.answer.llm import public_endpoint
 from rag.errors import (
     CollectionError,
     ConfigError,
+    DatabaseError,
+    DatabaseUnavailable,
     EmbedderError,
     IngestBusy,
     IngestError,
@@ -45,6 +47,9 @@ _MAP: list[tuple[type[PaperchatError], int, str | None]] = [
     (InputError, 422, None),
     (LLMUnavailable, 503, "the language model endpoint is unavailable; try again later"),
     (EmbedderError, 503, "the embedding model is unavailable"),
+    (DatabaseUnavailable, 503, "the session database is unavailable; questions without a "
+     "session still work"),
+    (DatabaseError, 500, "the session database cannot be used"),
     (CollectionError, 503, "the paper index is unavailable"),
     (IngestBusy, 409, None),
     (IngestError, 500, "ingest failed; the previous index is unchanged"),

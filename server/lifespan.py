@@ -45,16 +45,29 @@ def warm_up(library: Library) -> str | None:
     return problem
 
 
+def migrate(sessions: SessionStore) -> str | None:
+    """Bring the shared-state database's schema up to date; a database that is down does not
+    stop the server (search and ask without a session work; session routes answer 503 and
+    the schema is migrated on the first use after it is back)."""
+    try:
+        sessions.db.upgrade()
+        return None
+    except PaperchatError as e:
+        log.warning("database not ready at start-up: %s", e)
+        return e.code
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the Library, SessionStore and Assistant from `app.state.settings`."""
     settings: Settings = app.state.settings
     library = Library(settings)
-    sessions = SessionStore(settings.home / "sessions.sqlite3")
+    sessions = SessionStore.from_settings(settings)
     app.state.library = library
     app.state.sessions = sessions
     app.state.assistant = Assistant(settings, library, sessions=sessions)
     app.state.slots = AnswerSlots(settings.server.max_answers,
                                   settings.server.max_queued_answers)
+    await to_thread.run_sync(migrate, sessions)
     await to_thread.run_sync(warm_up, library)
     yield

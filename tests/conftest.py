@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rag.library import Library
 from rag.models import Paper
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.utils.postgres import PostgresServer
 
 DATA = Path(__file__).parent / "data"
 
@@ -94,3 +98,32 @@ def minilm_library(minilm_home: Path, monkeypatch: pytest.MonkeyPatch) -> Librar
     monkeypatch.setenv("PAPERCHAT_HOME", str(minilm_home))
     monkeypatch.setenv("PAPERCHAT_EMBED_PROVIDER", "minilm")
     return Library(Settings(home=minilm_home, embed={"provider": "minilm"}))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole test session (initdb in a temporary
+    directory, a free loopback port); skipped only where the server binaries are missing."""
+    from tests.utils.postgres import PostgresServer, find_binaries
+
+    if find_binaries() is None:
+        pytest.skip("PostgreSQL server binaries (initdb, postgres) are not on PATH or under "
+                    "/usr/lib/postgresql/*/bin; install postgresql to run these tests")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A new, empty database on the shared server (one per test)."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against the embedded default (a SQLite file) and a real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

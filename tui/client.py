@@ -113,7 +113,7 @@ class InProcessClient:
 
         library = Library(self.settings)
         report = ensure_ingested(library, progress=progress)
-        self._sessions = SessionStore(self.settings.home / "sessions.sqlite3")
+        self._sessions = SessionStore.from_settings(self.settings)
         assistant = Assistant(self.settings, library, sessions=self._sessions)
         library.check_embedder()
         library.embedder.embed_query("warm up")  # load the model now, not on the 1st question

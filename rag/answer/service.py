@@ -72,9 +72,9 @@ class Assistant:
 
     @property
     def sessions(self) -> SessionStore:
-        """The session store given, else `<home>/sessions.sqlite3` (opened on first use)."""
+        """The session store given, else the configured database's (opened on first use)."""
         if self._sessions is None:
-            self._sessions = SessionStore(self.settings.home / "sessions.sqlite3")
+            self._sessions = SessionStore.from_settings(self.settings)
         return self._sessions
 
     @cached_property

@@ -1,13 +1,15 @@
-"""A session turn reads only the last messages: rows and SQLite work stay flat with length."""
+"""A session turn reads only the last messages: rows and SQLite work stay flat with length
+(PostgreSQL's plan for the same query: tests/rag/test_sessions.py)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
 
 from rag.answer.service import Assistant
 from rag.sessions import SessionStore
@@ -28,26 +30,24 @@ class CountingStore(SessionStore):
         self.rows: list[tuple[str, int]] = []  # (statement, rows returned)
         self.steps = 0
         super().__init__(path)
+        event.listen(self.db.engine, "checkout", self._instrument)
 
     def reset(self) -> None:
         self.rows, self.steps = [], 0
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with super()._connect() as conn:
-            conn.set_trace_callback(lambda sql: self.rows.append((sql, 0)))
-            conn.set_progress_handler(self._step, 1)
-            conn.row_factory = self._row
-            yield conn
+    def _instrument(self, conn: sqlite3.Connection, *_: Any) -> None:
+        conn.set_trace_callback(lambda sql: self.rows.append((sql, 0)))
+        conn.set_progress_handler(self._step, 1)
+        conn.row_factory = self._row
 
     def _step(self) -> int:
         self.steps += 1
         return 0  # go on
 
-    def _row(self, cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> sqlite3.Row:
+    def _row(self, cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> tuple[Any, ...]:
         sql, n = self.rows[-1]
         self.rows[-1] = (sql, n + 1)
-        return sqlite3.Row(cursor, row)
+        return row
 
     def message_rows(self) -> list[int]:
         return [n for sql, n in self.rows if "FROM messages" in sql]

@@ -1,23 +1,45 @@
-"""SessionStore: CRUD, ordering, titles, recent messages, schema version and migrations,
-thread safety."""
+"""SessionStore: CRUD, ordering, titles, recent messages, owners, thread safety, on both
+databases (the SQLite default and a real PostgreSQL); SQLite files of older releases."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
 
-from rag.errors import CollectionError, InputError, NotFoundError
-from rag.sessions import MIGRATIONS, SCHEMA_VERSION, SessionStore
+from rag.db import HEAD, Database
+from rag.errors import DatabaseError, InputError, NotFoundError
+from rag.sessions import SessionStore
+
+# The schema of the SQLite sessions files written before Alembic (versions 1 and 2).
+LEGACY_V1 = """
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, title TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL, citations TEXT NOT NULL DEFAULT '[]', created_at TEXT NOT NULL);
+    CREATE INDEX messages_by_session ON messages(session_id, id);
+    PRAGMA user_version = 1;
+"""
+LEGACY_V2 = """
+    ALTER TABLE sessions ADD COLUMN owner TEXT;
+    CREATE INDEX sessions_by_owner ON sessions(owner, updated_at);
+    PRAGMA user_version = 2;
+"""
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SessionStore:
-    return SessionStore(tmp_path / "sessions.sqlite3")
+def store(database_url: str) -> Iterator[SessionStore]:
+    db = Database(database_url)
+    yield SessionStore(db)
+    db.dispose()
 
 
 def test_crud_round_trip(store: SessionStore) -> None:
@@ -67,33 +89,32 @@ def test_list_newest_first_and_auto_title(store: SessionStore) -> None:
     assert store.get(b.id).info.title == "B"  # an explicit title is kept
 
 
-def test_schema_version_and_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    store = SessionStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+def test_a_new_database_is_migrated_to_the_newest_revision(database_url: str) -> None:
+    db = Database(database_url)
+    store = SessionStore(db)
+    assert store.schema_version() == HEAD
     info = store.create("kept")
-    assert SessionStore(path).get(info.id).info.title == "kept"  # reopening migrates nothing
+    again = Database(database_url)  # reopening migrates nothing and sees the data
+    assert SessionStore(again).get(info.id).info.title == "kept"
+    assert again.upgrade() == (HEAD, HEAD)
+    db.dispose(), again.dispose()
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    SessionStore(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(CollectionError, match="newer"):
-        SessionStore(path)
+def test_a_database_of_a_newer_release_is_refused(database_url: str) -> None:
+    db = Database(database_url)
+    with db.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(DatabaseError, match="newer"):
+        Database(database_url)
+    db.dispose()
 
 
-def test_deleting_a_session_deletes_its_messages(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
-    store = SessionStore(path)
+def test_deleting_a_session_deletes_its_messages(store: SessionStore) -> None:
     info = store.create()
     store.append(info.id, "user", "q")
     store.delete(info.id)
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
+    with store.db.begin() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM messages")).scalar() == 0
 
 
 def test_concurrent_appends_from_threads(store: SessionStore) -> None:
@@ -134,26 +155,41 @@ def test_recent_returns_the_last_messages_oldest_first(store: SessionStore) -> N
 
 
 def test_recent_walks_the_session_index_backwards(tmp_path: Path) -> None:
-    """The plan of the query `recent` sends: an index search, no sort of the session."""
+    """The plan of the query `recent` sends on SQLite: an index search, no sort."""
+    store = SessionStore(tmp_path / "s.sqlite3")
     statements: list[str] = []
 
-    class Traced(SessionStore):
-        @contextmanager
-        def _connect(self) -> Iterator[sqlite3.Connection]:
-            with super()._connect() as conn:
-                conn.set_trace_callback(statements.append)
-                yield conn
+    @event.listens_for(store.db.engine, "before_cursor_execute")
+    def _trace(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
 
-    store = Traced(tmp_path / "s.sqlite3")
     info = store.create()
     store.append(info.id, "user", "q")
     statements.clear()
     store.recent(info.id, 20)
     [query] = [s for s in statements if "FROM messages" in s]
-    with sqlite3.connect(store.path) as conn:
-        plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    with sqlite3.connect(tmp_path / "s.sqlite3") as conn:
+        params = (info.id, 20, 0)[:query.count("?")]
+        plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}", params))
     assert "USING INDEX messages_by_session (session_id=?)" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # ORDER BY id DESC comes from the index
+
+
+def test_recent_walks_the_session_index_backwards_on_postgresql(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    store = SessionStore(db)
+    info = store.create()
+    for i in range(50):
+        store.append(info.id, "user", f"q{i}")
+    with db.begin() as conn:
+        conn.execute(sa.text("ANALYZE messages"))
+        conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # a 50-row table otherwise
+        plan = "\n".join(r[0] for r in conn.execute(sa.text(
+            "EXPLAIN SELECT role, content FROM messages WHERE session_id = :s "
+            "ORDER BY id DESC LIMIT 20"), {"s": info.id}))
+    assert "Index Scan Backward using messages_by_session" in plan, plan
+    assert "Sort" not in plan, plan
+    db.dispose()
 
 
 def test_sessions_of_another_owner_do_not_exist_for_them(store: SessionStore) -> None:
@@ -179,15 +215,34 @@ def test_sessions_of_another_owner_do_not_exist_for_them(store: SessionStore) ->
     assert store.list(owner="alice") == []
 
 
-def test_a_version_1_file_is_migrated_and_its_sessions_belong_to_the_default_user(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_sessions_file_of_an_older_release_is_migrated_with_its_sessions(
+        tmp_path: Path, version: int) -> None:
     path = tmp_path / "s.sqlite3"
     with sqlite3.connect(path) as conn:
-        conn.executescript(MIGRATIONS[0])
-        conn.execute("INSERT INTO sessions VALUES ('old', 'from v1', '2024-01-01', "
-                     "'2024-01-01')")
-        conn.execute("PRAGMA user_version = 1")
+        conn.executescript(LEGACY_V1 if version == 1 else LEGACY_V1 + LEGACY_V2)
+        conn.execute("INSERT INTO sessions (id, title, created_at, updated_at) VALUES "
+                     "('old', 'from before', '2024-01-01', '2024-01-01')")
+        conn.execute("INSERT INTO messages (session_id, role, content, citations, created_at) "
+                     "VALUES ('old', 'user', 'q1', '[]', '2024-01-01'), "
+                     "('old', 'assistant', 'a1 [1]', '[{\"n\": 1}]', '2024-01-01')")
     store = SessionStore(path)
-    assert store.schema_version() == 2
-    assert [s.id for s in store.list(owner=None)] == ["old"]
+    assert store.schema_version() == HEAD
+    assert [s.id for s in store.list(owner=None)] == ["old"]  # the default user's
     assert store.list(owner="alice") == []
+    old = store.get("old")
+    assert [(m.content, m.citations) for m in old.messages] == [("q1", []),
+                                                                 ("a1 [1]", [{"n": 1}])]
+    store.append("old", "user", "q2")  # the migrated file takes new turns
+    assert [m.content for m in store.recent("old", 2)] == ["a1 [1]", "q2"]
+    with sqlite3.connect(path) as conn:  # an older release still reads it as version 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_sessions_file_of_an_unknown_newer_release_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(LEGACY_V1)
+        conn.execute("PRAGMA user_version = 7")
+    with pytest.raises(DatabaseError, match="newer"):
+        SessionStore(path)
