@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from rag.answer.service import Assistant
-from rag.errors import ConfigError
+from rag.errors import ConfigError, PaperchatError
 from rag.llm_client import make_async_openai_client
+from rag.sessions import SessionStore
 from rag.settings import Settings
-from server.deps import AssistantDep, LibraryDep, SettingsDep
+from server.deps import AssistantDep, LibraryDep, SessionsDep, SettingsDep
 from server.lifespan import index_status
-from server.schemas import Health, LLMStatus, Ready
+from server.schemas import ChromaStatus, DatabaseStatus, Health, LLMStatus, Ready
 
 router = APIRouter(tags=["health"])
 PROBE_SECONDS = 2.0
@@ -31,20 +35,42 @@ async def healthz_head() -> Response:
 
 
 @router.get("/readyz", response_model=Ready,
-            responses={503: {"model": Ready, "description": "The index is not usable."}})
-async def readyz(library: LibraryDep, assistant: AssistantDep,
-                 settings: SettingsDep) -> JSONResponse:
+            responses={503: {"model": Ready, "description": "The index is not usable (or, "
+                             "with require=database, the database is unreachable)."}})
+async def readyz(library: LibraryDep, assistant: AssistantDep, sessions: SessionsDep,
+                 settings: SettingsDep,
+                 require: Annotated[list[Literal["database"]] | None, Query(
+                     description="Also answer 503 when this part is down: `database` for a "
+                     "load balancer that should drain a replica which lost its database.")
+                 ] = None) -> JSONResponse:
     """Readiness: the index is loaded (paper count, embedder), the default answer engine,
-    and whether the LLM answers.
+    and whether the LLM, Chroma and the session database answer.
 
-    503 when the collection or the embedding model cannot be opened. An unreachable LLM
-    does not make the server unready: answers then fall back to the extractive engine.
+    503 when the collection or the embedding model cannot be opened (Chroma unreachable
+    included). An unreachable LLM does not make the server unready (answers fall back to
+    the extractive engine), nor does an unreachable database unless `require=database`:
+    search and ask without a session still work; session routes answer 503.
     """
-    papers, problem = await run_in_threadpool(index_status, library)
-    ready = Ready(ready=problem is None, collection=settings.collection, papers=papers,
-                  embedder=library.embedder_name, engine=_engine(assistant),
-                  llm=await _llm_status(settings), problem=problem)
-    return JSONResponse(ready.model_dump(), status_code=200 if ready.ready else 503)
+    (papers, problem), db_ok = await asyncio.gather(
+        run_in_threadpool(index_status, library), _database_reachable(sessions))
+    chroma = ChromaStatus(mode="server" if settings.chroma_url else "embedded",
+                          reachable=problem != "store_unavailable")
+    database = DatabaseStatus(backend="sqlite" if sessions.db.is_sqlite else "postgresql",
+                              reachable=db_ok)
+    ready = problem is None and (db_ok or "database" not in (require or []))
+    body = Ready(ready=ready, collection=settings.collection, papers=papers,
+                 embedder=library.embedder_name, engine=_engine(assistant),
+                 llm=await _llm_status(settings), chroma=chroma, database=database,
+                 problem=problem or (None if db_ok else "database_unavailable"))
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+async def _database_reachable(sessions: SessionStore) -> bool:
+    try:
+        await asyncio.wait_for(run_in_threadpool(sessions.db.ping), PROBE_SECONDS)
+        return True
+    except (PaperchatError, TimeoutError):
+        return False
 
 
 def _engine(assistant: Assistant) -> str | None:

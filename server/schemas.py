@@ -62,6 +62,18 @@ class LLMStatus(BaseModel):
     model: str | None = Field(description="Chat model sent to the endpoint.")
 
 
+class ChromaStatus(BaseModel):
+    mode: Literal["embedded", "server"] = Field(description="Embedded on disk, or a Chroma "
+                                                "server (PAPERCHAT_CHROMA_URL).")
+    reachable: bool = Field(description="The collection could be read.")
+
+
+class DatabaseStatus(BaseModel):
+    backend: Literal["sqlite", "postgresql"] = Field(description="Where chat sessions and "
+                                                     "ingest leases live.")
+    reachable: bool = Field(description="It answered a query within the probe's time.")
+
+
 class Ready(BaseModel):
     ready: bool
     collection: str
@@ -71,6 +83,8 @@ class Ready(BaseModel):
         description="Answer engine used when a request does not choose one; null when the "
         "configured engine cannot run (answer.engine=llm without an endpoint).")
     llm: LLMStatus
+    chroma: ChromaStatus
+    database: DatabaseStatus
     problem: str | None = Field(None, description="Why the index is not ready.")
 
 

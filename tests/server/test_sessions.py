@@ -1,8 +1,16 @@
-"""Chat sessions over HTTP: create, list, history, rename, delete."""
+"""Chat sessions over HTTP: create, list, history, rename, delete; on the SQLite default and
+on PostgreSQL (tests/server/test_database_down.py: when it is unreachable)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.server.conftest import MakeClient, assert_error
+
+
+@pytest.fixture(autouse=True)
+def _both_databases(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERCHAT_DATABASE_URL", database_url)
 
 
 def test_session_lifecycle(make_client: MakeClient) -> None:
@@ -61,3 +69,8 @@ async def test_tui_http_client_renames(make_client: MakeClient) -> None:
         assert (await tui.get_session(session_id)).info.title == "from the TUI"
     finally:
         await tui.aclose()
+
+
+def test_readyz_reports_the_database(make_client: MakeClient, database_url: str) -> None:
+    body = make_client().get("/readyz").json()
+    assert body["database"] == {"backend": database_url.split(":")[0], "reachable": True}
