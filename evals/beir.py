@@ -44,7 +44,7 @@ def index_collection_name(dataset: BeirDataset, settings: Settings) -> str:
     Chunk settings are part of the key because the incremental ingest only compares paper
     content: a collection chunked differently would otherwise be reused silently.
     """
-    from rag.library import embedder_identity
+    from rag.embedders import embedder_identity
 
     model, dim = embedder_identity(settings)
     key = (f"{dataset.fingerprint()}|{model}|{dim}|{settings.chunk.chunk_size}|"

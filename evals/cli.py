@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from rag.console import err, interactive, print_json, progress_bar
+from rag.vocab import K_MAX, MODES
 
 eval_app = typer.Typer(help="Retrieval and answer-quality evaluation suites; every run writes "
                        "report.json, report.md and report.html.", no_args_is_help=True)
@@ -57,10 +58,10 @@ def retrieval_command(
         "--beir", help="BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/test.tsv). "
         "Default: the bundled collection's.")] = None,
     modes: Annotated[str, typer.Option(
-        help="Comma-separated: default, bm25, dense, rrf, zscore (default always runs).")
+        help=f"Comma-separated: {', '.join(MODES)} (default always runs).")
     ] = "default,bm25,dense",
-    k: Annotated[int, typer.Option("--k", "-k", min=10, max=1000,
-                                   help="Papers ranked per query.")] = 100,
+    k: Annotated[int, typer.Option("--k", "-k", min=10, max=K_MAX,
+                                   help="Papers ranked per query.")] = K_MAX,
     split: Annotated[str, typer.Option(help="qrels/<split>.tsv to score against.")] = "test",
     out: OutOpt = None,
     as_json: JsonOpt = False,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from evals import metrics
-from rag.errors import InputError
 
 if TYPE_CHECKING:
     from evals.beir import BeirDataset
@@ -21,12 +20,9 @@ SHOWN_HITS = 5  # retrieved papers listed per failing query
 
 def parse_modes(text: str) -> list[str]:
     """'bm25,dense' -> ['default', 'bm25', 'dense']: `default` is always evaluated, first."""
-    from rag.library import MODES
+    from rag.vocab import check_mode
 
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in modes if m not in MODES]
-    if unknown:
-        raise InputError(f"unknown mode {unknown[0]!r}; choose from {', '.join(MODES)}")
+    modes = [check_mode(m.strip()) for m in text.split(",") if m.strip()]
     return list(dict.fromkeys(["default", *modes]))
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ingest.formats import FORMATS
 from rag.console import err, interactive, print_json, progress_bar
 
 
@@ -15,8 +16,8 @@ def ingest_command(
         help="Collection files (trending page dump, JSON/JSONL, BEIR corpus.jsonl, arXiv "
         "metadata, CSV, BibTeX). Default: the bundled 119-paper collection.")] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", "-f", help="Force a format instead of detecting it: trending, jsonl, json, "
-        "beir, arxiv, csv, bibtex.")] = None,
+        "--format", "-f", help="Force a format instead of detecting it: "
+        f"{', '.join(FORMATS)}.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
     prune: Annotated[bool, typer.Option(
         "--prune", help="Remove papers that are no longer in the given files (with no "

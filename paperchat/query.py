@@ -12,6 +12,7 @@ import typer
 
 from rag.console import err, interactive, print_json, progress_bar
 from rag.errors import InputError
+from rag.vocab import K_MAX, MODES
 
 if TYPE_CHECKING:
     from rag.answer.models import Answer
@@ -43,13 +44,14 @@ def _read_jsonl(path: Path, text_key: str) -> Iterator[tuple[str, str]]:
 
 def search_command(
     query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000,
-                                   help="Papers to return.")] = 10,
+    k: Annotated[int | None, typer.Option(
+        "-k", "--k", min=1, max=K_MAX, help="Papers to return (default: retrieval.k, "
+        "PAPERCHAT_RETRIEVAL_K).")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
     queries: Annotated[Path | None, typer.Option(
         "--queries", help='JSONL file of {"id", "query"}; one result line per query.')] = None,
     mode: Annotated[str | None, typer.Option(
-        help="Ranking: default (hybrid), bm25, dense, rrf, zscore.")] = None,
+        help=f"Ranking: {', '.join(MODES)} (default: the configured hybrid).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the papers that best match a query (hybrid BM25 + embeddings)."""

@@ -13,12 +13,15 @@
   (rag/store.py); a reader resolving the name between the two renames reads `<name>__old`.
   A kill between steps is finished by `recover_interrupted_rebuild` at the next open (a
   Library opened between the renames does that too; the rebuild then carries on).
+- The keyword index is written alongside (old chunks of a paper deleted before its new ones
+  are added) and committed once, after Chroma (after the swap in a rebuild): searches see
+  the old index until the new one is complete, and a kill leaves the old one.
 - A finished write records its token as the collection's `generation`, by which other
-  processes notice it (rag/library.py re-opens its keyword index).
+  processes notice it (rag/library.py).
 - The cost follows what is written, not the collection size: stored versions are looked up
   for the given papers only (unless they are most of the collection, or --prune needs all),
-  replaced versions are deleted by id, the keyword index gets one new segment for the new
-  chunks (tokenised as they are written), and the paper count is carried forward.
+  replaced versions are deleted by id, the keyword index indexes only the new chunks, and
+  the paper count is carried forward.
 """
 
 from __future__ import annotations
@@ -26,20 +29,56 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
+from rag.chunking import Chunker
 from rag.errors import CollectionError, IngestError, PruneRefused
 from rag.models import IngestReport, Paper
+from rag.records import chunk_id
+from rag.store import OLD_SUFFIX, ChromaStore
 
 if TYPE_CHECKING:
-    from rag.library import Library
-    from rag.store import ChromaStore, PaperState
+    from rag.embedders import Embedder
+    from rag.keyword import KeywordIndex, KeywordWriter
+    from rag.records import PaperState
+    from rag.settings import Settings
 
 BATCH_PAPERS = 64
 REBUILD_SUFFIX = "__rebuild"
 # Looking up the stored versions of one paper (metadata filter, ~115 us) costs about as
 # much as listing 16 chunk ids (~5 us each); for more papers one id listing is cheaper.
 LOOKUP_VS_SCAN = 16
+
+
+class IngestParts(Protocol):
+    """What an ingest works with; rag.library.Library provides it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> ChromaStore: ...
+
+    @property
+    def keyword(self) -> KeywordIndex: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def embedder_identity(self) -> tuple[str, int]: ...
+
+    def open_store(self, name: str) -> ChromaStore: ...
+
+
+@dataclass(frozen=True)
+class Written:
+    """An ingest's outcome: the counts, the token it recorded as the collection's
+    generation, and the store now under the collection's name if a rebuild replaced it."""
+
+    report: IngestReport
+    generation: str | None
+    replaced_store: ChromaStore | None = None
 
 
 def _check_unique(papers: Sequence[Paper]) -> None:
@@ -52,25 +91,22 @@ def _check_unique(papers: Sequence[Paper]) -> None:
         seen.add(p.id)
 
 
-def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: bool,
+def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebuild: bool,
                progress: Callable[[int, int], None] | None,
-               max_prune_share: float | None = None) -> IngestReport:
-    """Write `papers` into the library's collection; see the module docstring."""
-    from rag.keyword import KeywordIndex
-    from rag.store import ChromaStore, chunk_id
-
+               max_prune_share: float | None = None) -> Written:
+    """Write `papers` into the collection; see the module docstring."""
     t0 = time.perf_counter()
     _check_unique(papers)
-    name = lib.settings.collection
+    name = parts.settings.collection
     report = IngestReport(collection=name)
-    live = lib.store
+    live = parts.store
     if rebuild:
-        target: ChromaStore = ChromaStore(lib._client, name + REBUILD_SUFFIX)
+        target = parts.open_store(name + REBUILD_SUFFIX)
         target.drop()  # leftovers of an interrupted rebuild
         existing: dict[str, PaperState] = {}
         papers_before: int | None = 0
     else:
-        lib.check_embedder()  # before writing anything
+        live.check_embedder(*parts.embedder_identity())  # before writing anything
         target = live
         existing, papers_before = _stored_versions(live, papers, prune)
 
@@ -93,55 +129,62 @@ def run_ingest(lib: Library, papers: Sequence[Paper], *, prune: bool, rebuild: b
         report.seconds = time.perf_counter() - t0
         if progress:
             progress(len(papers), len(papers))
-        return report
+        return Written(report, None)
 
-    # The keyword index in step with Chroma before this write (a rebuild starts empty).
-    base = KeywordIndex(lib._keyword_dir()) if rebuild else lib.keyword
-    added = base.builder()
-    embedder = lib.embedder if todo else None
-    name_dim = (embedder.name, embedder.dimension) if embedder else _identity(lib)
+    embedder = parts.embedder if todo else None
     token = uuid.uuid4().hex
-    target.begin_write(name_dim[0], name_dim[1], token)
-    if progress:
-        progress(0, len(todo))
-    if todo:
-        assert embedder is not None
-        from rag.chunking import Chunker
+    target.begin_write(*(embedder.name, embedder.dimension) if embedder
+                       else parts.embedder_identity(), token)
+    keyword = parts.keyword
+    # One keyword commit at the end: searches see the old index until the new one is
+    # complete, and a killed ingest leaves the old one (the marker makes the next re-sync).
+    with keyword.writer() as kw:
+        if rebuild:
+            kw.delete_all()
+        if progress:
+            progress(0, len(todo))
+        if todo:
+            assert embedder is not None
+            chunker = Chunker(parts.settings.chunk)
+            done = 0
+            for start in range(0, len(todo), BATCH_PAPERS):
+                batch = todo[start:start + BATCH_PAPERS]
+                _write_batch(target, kw, batch, chunker, embedder, hashes, existing)
+                done += len(batch)
+                if progress:
+                    progress(done, len(todo))
+        if to_remove:
+            target.delete_versions({pid: existing[pid] for pid in to_remove})
+            kw.delete_papers(to_remove)
+        if rebuild:
+            _swap_in(parts, target, name, token)
 
-        chunker = Chunker(lib.settings.chunk)
-        done = 0
-        for start in range(0, len(todo), BATCH_PAPERS):
-            batch = todo[start:start + BATCH_PAPERS]
-            chunks = chunker.chunk_many(batch)
-            vectors = embedder.embed_documents([c.text for c in chunks])
-            target.upsert(batch, chunks, vectors, hashes)
-            target.delete_versions({p.id: existing[p.id] for p in batch if p.id in existing},
-                                   keep=hashes)
-            added.add((chunk_id(c, hashes[c.paper_id]), c.paper_id, c.text) for c in chunks)
-            done += len(batch)
-            if progress:
-                progress(done, len(todo))
-    if to_remove:
-        target.delete_versions({pid: existing[pid] for pid in to_remove})
-
-    if rebuild:
-        _swap_in(lib, target, name, token)
-
-    keyword = base.updated(added, remove_papers={p.id for p in todo} | set(to_remove))
     if dirty or len(keyword) != target.count_chunks():
         # Recovering from a killed ingest, or another process wrote meanwhile.
-        keyword = keyword.synced(target)
+        keyword.sync(target)
     if papers_before is not None and not dirty:
         report.papers = papers_before + report.added - report.removed
     else:
         report.papers = target.count_papers()
     # After the keyword index: a kill before forces a re-sync.
     target.end_write(report.papers, generation=token)
-    lib._replace_parts(target if rebuild else None, keyword, token)
-
     report.chunks = target.count_chunks()
     report.seconds = time.perf_counter() - t0
-    return report
+    return Written(report, token, target if rebuild else None)
+
+
+def _write_batch(target: ChromaStore, kw: KeywordWriter, batch: Sequence[Paper],
+                 chunker: Chunker, embedder: Embedder, hashes: dict[str, str],
+                 existing: dict[str, PaperState]) -> None:
+    """Write a batch of whole papers: the new versions in, then the old ones out (Chroma
+    and the keyword index; a store beside the collection would be written here too)."""
+    chunks = chunker.chunk_many(batch)
+    vectors = embedder.embed_documents([c.text for c in chunks])
+    target.upsert(batch, chunks, vectors, hashes)
+    target.delete_versions({p.id: existing[p.id] for p in batch if p.id in existing},
+                           keep=hashes)
+    kw.delete_papers([p.id for p in batch if p.id in existing])  # before their new chunks
+    kw.add((chunk_id(c, hashes[c.paper_id]), c.paper_id, c.text) for c in chunks)
 
 
 def _check_prune(removing: int, stored: int, max_share: float | None) -> None:
@@ -167,20 +210,12 @@ def _stored_versions(store: ChromaStore, papers: Sequence[Paper], prune: bool
     return states, len(states)
 
 
-def _identity(lib: Library) -> tuple[str, int]:
-    from rag.library import embedder_identity
-
-    return embedder_identity(lib.settings)
-
-
-def _swap_in(lib: Library, target: ChromaStore, name: str, token: str) -> None:
+def _swap_in(parts: IngestParts, target: ChromaStore, name: str, token: str) -> None:
     """Make the complete `target` the collection called `name`; see the module docstring."""
-    from rag.store import OLD_SUFFIX, ChromaStore
-
-    target._set_metadata(rebuild_complete=True)
-    old = ChromaStore(lib._client, name + OLD_SUFFIX)
+    target.set_rebuild_complete(True)
+    old = parts.open_store(name + OLD_SUFFIX)
     old.drop()  # leftovers of a killed swap
-    current = ChromaStore(lib._client, name)  # not lib.store: readers keep using that one
+    current = parts.open_store(name)  # not parts.store: readers keep using that one
     if current.present:
         current.rename(old.name)
     try:
@@ -189,25 +224,22 @@ def _swap_in(lib: Library, target: ChromaStore, name: str, token: str) -> None:
         # A process that opened the library between the two renames took it for a killed
         # swap and finished it (recover_interrupted_rebuild): our collection, still marked
         # with this write's token, already has the name.
-        if target.present or ChromaStore(lib._client, name).metadata().get("ingest") != token:
+        if target.present or parts.open_store(name).metadata().get("ingest") != token:
             raise
-        target.name, target._col = name, None
+        target.follow(name)
     old.drop()
-    target._set_metadata(rebuild_complete=None)
+    target.set_rebuild_complete(False)
 
 
-def recover_interrupted_rebuild(store_client: object, name: str) -> None:
+def recover_interrupted_rebuild(open_store: Callable[[str], ChromaStore], name: str) -> None:
     """Finish a `--rebuild` swap killed between its steps (see `_swap_in`): the complete
     new collection takes the name, the old one is dropped. Should the name be free with no
     complete new collection, the old one gets its name back."""
-    from rag.store import OLD_SUFFIX, ChromaStore
-
-    live, old, side = (ChromaStore(store_client, name + suffix)
-                       for suffix in ("", OLD_SUFFIX, REBUILD_SUFFIX))
+    live, old, side = (open_store(name + suffix) for suffix in ("", OLD_SUFFIX, REBUILD_SUFFIX))
     if not live.present:
-        if side.present and side.metadata().get("rebuild_complete"):
+        if side.present and side.rebuild_complete:
             side.rename(name)
-            side._set_metadata(rebuild_complete=None)
+            side.set_rebuild_complete(False)
         elif old.present:
             old.rename(name)
             return

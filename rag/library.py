@@ -1,49 +1,51 @@
 """An opened collection: the Chroma store, the keyword index and the embedder, together.
 
 Front ends build one `Library` per process and call `search`, `ingest`, `papers`.
-Everything heavy (chromadb, the embedding model, llama-index) loads on first use.
+Everything heavy (chromadb, tantivy, the embedding model, llama-index) loads on first use.
 
-Another process may ingest meanwhile (`paperchat ingest` beside `paperchat serve`). Chroma
-reads see its writes at once; the keyword index is in memory, so a search checks, at most
-every FRESHNESS_S seconds, whether the collection's `generation` (the token of the last
-finished write) changed since the index was opened, and if so re-opens it.
+Other processes may write meanwhile (`paperchat ingest` beside `paperchat serve`). Every
+finished write records a token as the collection's `generation`. A search reads it at most
+every FRESHNESS_S seconds (one metadata read); when another process wrote, the Library
+catches up in a background thread while searches go on with what they had (`refresh`):
+- embedded: a new Chroma client, because the cached one's vector index does not see
+  vectors another process added (rag/chroma.py). The keyword index lives on disk, shared
+  by all processes, and reloads itself on every commit;
+- with a Chroma server: the keyword index, this process's own in memory, is synced from
+  Chroma (chunk ids compared, only the texts of new chunks read).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.embedders import embedder_identity
 from rag.errors import IngestBusy, InputError, NotFoundError
+from rag.indexer import recover_interrupted_rebuild, run_ingest
 from rag.models import IngestReport, Paper, SearchResponse
+from rag.retrieval import hybrid_search
+from rag.vocab import check_k, check_mode
 
 if TYPE_CHECKING:
+    from filelock import FileLock
+
     from rag.embedders import Embedder
     from rag.keyword import KeywordIndex
     from rag.settings import Settings
     from rag.store import ChromaStore
 
+log = logging.getLogger("paperchat.library")
 Progress = Callable[[int, int], None]
-MODES = ("default", "bm25", "dense", "rrf", "zscore")
 FRESHNESS_S = 1.0  # a search looks for other processes' writes at most this often
 
 
-def embedder_identity(settings: Settings) -> tuple[str, int]:
-    """(model name, dimension) of the configured embedder, without loading it."""
-    es = settings.embed
-    if es.provider == "fake":
-        return f"fake-hashing-{es.dimensions}", es.dimensions
-    if es.provider == "openai":
-        return f"openai:{es.model}", es.dimensions
-    from rag.embedders.minilm import DIMENSION, MODEL_NAME
-
-    return MODEL_NAME, DIMENSION
-
-
 class Library:
-    """One collection, opened lazily; safe to share between threads for reads."""
+    """One collection, opened lazily; safe to share between threads."""
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
                  client: Any = None) -> None:
@@ -52,10 +54,12 @@ class Library:
         self._client = client
         self._store: ChromaStore | None = None
         self._keyword: KeywordIndex | None = None
-        self._generation: str | None = None  # the write the keyword index reflects
+        self._generation: str | None = None  # the last write this Library has caught up with
         self._checked = 0.0  # time.monotonic() of the last generation check
+        self._refresher: threading.Thread | None = None
+        self._file_lock: FileLock | None = None
         self._lock = threading.RLock()  # guards lazy initialisation
-        self._write_lock = threading.Lock()  # one ingest or keyword re-open at a time
+        self._write_lock = threading.Lock()  # one ingest or refresh at a time
 
     # -- parts ----------------------------------------------------------------
     @property
@@ -68,24 +72,43 @@ class Library:
                     self._embedder = make_embedder(self.settings)
         return self._embedder
 
+    def embedder_identity(self) -> tuple[str, int]:
+        """(name, dimension) of the embedder, without loading a configured one."""
+        if self._embedder is not None:
+            return self._embedder.name, self._embedder.dimension
+        return embedder_identity(self.settings)
+
     @property
     def embedder_name(self) -> str:
-        if self._embedder is not None:
-            return self._embedder.name
-        return embedder_identity(self.settings)[0]
+        return self.embedder_identity()[0]
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client (embedded on disk, or HTTP to PAPERCHAT_CHROMA_URL)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from rag.chroma import make_client
+
+                    self._client = make_client(self.settings)
+        return self._client
+
+    def open_store(self, name: str) -> ChromaStore:
+        """Another collection on the same client (a rebuild's side collection)."""
+        from rag.store import ChromaStore
+
+        return ChromaStore(self.client, name)
 
     @property
     def store(self) -> ChromaStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from rag.indexer import recover_interrupted_rebuild
-                    from rag.store import ChromaStore, make_client
-
-                    if self._client is None:
-                        self._client = make_client(self.settings)
-                    recover_interrupted_rebuild(self._client, self.settings.collection)
-                    self._store = ChromaStore(self._client, self.settings.collection)
+                    recover_interrupted_rebuild(self.open_store, self.settings.collection)
+                    store = self.open_store(self.settings.collection)
+                    self._generation = store.generation()
+                    self._checked = time.monotonic()
+                    self._store = store
         return self._store
 
     @property
@@ -93,53 +116,83 @@ class Library:
         if self._keyword is None:
             with self._lock:
                 if self._keyword is None:
-                    self._generation = self.store.generation()  # before reading: a write
-                    self._keyword = self._open_keyword()  # meanwhile shows as a change
-                    self._checked = time.monotonic()
+                    self._keyword = self._open_keyword()
         return self._keyword
 
-    def _fresh_keyword(self) -> KeywordIndex:
-        """The keyword index, re-opened first if another process finished a write since it
-        was opened. Checked at most every FRESHNESS_S seconds (one metadata read), by one
-        thread while no ingest runs here; the others go on with the current index."""
-        keyword = self.keyword
-        now = time.monotonic()
-        if now - self._checked < FRESHNESS_S or not self._write_lock.acquire(blocking=False):
-            return keyword
-        try:
-            self._checked = now
-            generation = self.store.generation()
-            if generation != self._generation:
-                keyword = self._open_keyword(keyword)
-                self._keyword, self._generation = keyword, generation
-            return keyword
-        finally:
-            self._write_lock.release()
-
-    def _keyword_dir(self) -> Any:
-        if self.settings.chroma_url:
-            return None  # server mode: the keyword index is rebuilt from Chroma in memory
-        return self.settings.home / "keyword" / self.settings.collection
-
-    def _open_keyword(self, current: KeywordIndex | None = None) -> KeywordIndex:
-        """Load the index from disk and sync it with Chroma; without a readable one on disk
-        (in server mode there is none), sync `current` or else rebuild from Chroma."""
+    def _open_keyword(self) -> KeywordIndex:
+        """The collection's keyword index, in step with what Chroma holds."""
         from rag.keyword import KeywordIndex
 
-        index = KeywordIndex(self._keyword_dir())
         store = self.store
-        if not index.load():
-            if current is not None:
-                return current.synced(store)  # reads only the chunks that differ
-            index.rebuild(store.iter_chunks())
-        elif store.write_in_progress or len(index) != store.count_chunks():
-            index = index.synced(store)  # reads only the chunks that differ
+        if self.settings.chroma_url:  # in memory, this process's own: filled from Chroma
+            index = KeywordIndex(None)
+            index.sync(store)
+            return index
+        index = KeywordIndex(self.settings.home / "keyword" / self.settings.collection)
+        if store.write_in_progress or len(index) != store.count_chunks():
+            # A killed ingest (or an index in an older format). Unless another ingest is
+            # running (it will commit an index in step), repair it now.
+            try:
+                with self._collection_lock(wait=0):
+                    index.sync(store)  # reads only the chunks that differ
+            except IngestBusy:
+                pass
         return index
 
     def check_embedder(self) -> None:
-        name, dim = (self._embedder.name, self._embedder.dimension) if self._embedder \
-            else embedder_identity(self.settings)
-        self.store.check_embedder(name, dim)
+        self.store.check_embedder(*self.embedder_identity())
+
+    # -- other processes' writes ----------------------------------------------
+    def _notice_other_writes(self) -> None:
+        """At most every FRESHNESS_S, by one thread while no ingest runs here: if another
+        process finished a write, start a background `refresh`."""
+        now = time.monotonic()
+        if now - self._checked < FRESHNESS_S or not self._write_lock.acquire(blocking=False):
+            return
+        try:
+            if now - self._checked < FRESHNESS_S:
+                return
+            self._checked = now
+            if self.store.generation() == self._generation:
+                return
+            if self._refresher is None or not self._refresher.is_alive():
+                self._refresher = threading.Thread(target=self._refresh_quietly, daemon=True,
+                                                   name="paperchat-refresh")
+                self._refresher.start()
+        finally:
+            self._write_lock.release()
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self.refresh()
+        except Exception as e:  # searches go on with what they have; the next check retries
+            log.warning("could not catch up with another process's write: %s", e)
+
+    def refresh(self) -> bool:
+        """Catch up with writes other processes finished since this Library last looked
+        (searches start it in the background); False if there were none."""
+        with self._write_lock:
+            return self._catch_up()
+
+    def _catch_up(self) -> bool:
+        generation = self.store.generation()
+        if generation == self._generation:
+            return False
+        if self.settings.chroma_url:
+            if self._keyword is not None:
+                self._keyword.sync(self.store)
+        else:
+            from rag.chroma import make_client
+            from rag.store import ChromaStore
+
+            client = make_client(self.settings, fresh=True)
+            store = ChromaStore(client, self.settings.collection)
+            store.warm_up(self.embedder_identity()[1])  # loads its vectors, not a search
+            self._client, self._store = client, store
+            if self._keyword is not None:
+                self._keyword.reload()  # its own watcher would within ~0.5 s
+        self._generation = generation
+        return True
 
     # -- reads ----------------------------------------------------------------
     def count(self) -> int:
@@ -170,25 +223,19 @@ class Library:
 
     def search(self, query: str, k: int | None = None, *, mode: str | None = None
                ) -> SearchResponse:
-        """Top-k papers for a query: dense + BM25, fused, aggregated to papers."""
-        from rag.retrieval import hybrid_search
-
+        """Top-k papers for a query (k: settings.retrieval.k by default): dense + BM25,
+        fused, aggregated to papers."""
         query = query.strip()
         if not query:
             raise InputError("the query is empty")
-        k = k or self.settings.retrieval.k
-        if not 1 <= k <= 1000:
-            raise InputError(f"k must be between 1 and 1000, got {k}")
-        mode = mode or "default"
-        if mode not in MODES:
-            raise InputError(f"unknown search mode {mode!r}; choose from {', '.join(MODES)}")
+        k = check_k(self.settings.retrieval.k if k is None else k)
+        mode = check_mode(mode)
         t0 = time.perf_counter()
         if self.is_empty():
             return SearchResponse(query=query, results=[], timings={"total_ms": 0.0})
         self.check_embedder()
-        # The keyword index object is replaced (never mutated) by an ingest, so a search
-        # that started before the swap finishes on the old one.
-        response = hybrid_search(self, self._fresh_keyword(), query, k, mode)
+        self._notice_other_writes()
+        response = hybrid_search(self, self.keyword, query, k, mode)
         response.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return response
 
@@ -205,38 +252,43 @@ class Library:
         calling `on_wait` once if they have to wait, then raise IngestBusy. With
         `max_prune_share`, a prune that would remove more than that share of the stored
         papers raises PruneRefused before writing anything."""
+        wait = self.settings.ingest_wait if wait is None else wait
+        with self._write_lock, self._collection_lock(wait, on_wait):
+            self._catch_up()  # write through a client that sees the others' writes
+            written = run_ingest(self, papers, prune=prune, rebuild=rebuild,
+                                 progress=progress, max_prune_share=max_prune_share)
+            if written.replaced_store is not None:
+                self._store = written.replaced_store
+            if written.generation is not None:  # our own write: nothing to catch up with
+                self._generation = written.generation
+                self._checked = time.monotonic()
+            return written.report
+
+    @contextmanager
+    def _collection_lock(self, wait: float, on_wait: Callable[[], None] | None = None
+                         ) -> Iterator[None]:
+        """The collection's lock file, held by one writer across processes; IngestBusy
+        after `wait` seconds. Re-entrant within a thread."""
         from filelock import FileLock, Timeout
 
-        from rag.indexer import run_ingest
-
-        wait = self.settings.ingest_wait if wait is None else wait
-        lock_dir = self.settings.home / "locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_dir / f"{self.settings.collection}.lock")
-        with self._write_lock:
+        if self._file_lock is None:
+            lock_dir: Path = self.settings.home / "locks"
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            self._file_lock = FileLock(lock_dir / f"{self.settings.collection}.lock")
+        lock = self._file_lock
+        try:
             try:
-                try:
-                    lock.acquire(timeout=0)
-                except Timeout:
-                    if on_wait is not None and wait > 0:
-                        on_wait()
-                    lock.acquire(timeout=wait)
+                lock.acquire(timeout=0)
             except Timeout:
-                raise IngestBusy(
-                    f"another ingest into collection '{self.settings.collection}' is running "
-                    f"(lock {lock.lock_file}); nothing was written. Try again when it has "
-                    "finished") from None
-            try:
-                return run_ingest(self, papers, prune=prune, rebuild=rebuild,
-                                  progress=progress, max_prune_share=max_prune_share)
-            finally:
-                lock.release()
-
-    def _replace_parts(self, store: ChromaStore | None, keyword: KeywordIndex,
-                       generation: str) -> None:
-        """Called by the indexer after writing: publish the new keyword index (and store),
-        and the generation it wrote, so this write triggers no re-open here."""
-        if store is not None:
-            self._store = store
-        self._keyword, self._generation = keyword, generation
-        self._checked = time.monotonic()
+                if on_wait is not None and wait > 0:
+                    on_wait()
+                lock.acquire(timeout=wait)
+        except Timeout:
+            raise IngestBusy(
+                f"another ingest into collection '{self.settings.collection}' is running "
+                f"(lock {lock.lock_file}); nothing was written. Try again when it has "
+                "finished") from None
+        try:
+            yield
+        finally:
+            lock.release()

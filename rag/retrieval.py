@@ -1,18 +1,34 @@
-"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused, chunk hits aggregated to papers."""
+"""Hybrid retrieval: dense (Chroma) + BM25 (tantivy), fused, chunk hits aggregated to papers."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from rag.analysis import query_terms
 from rag.chunking import chunk_body
 from rag.fusion import rrf_fusion, zscore_fusion
-from rag.keyword import query_terms
 from rag.models import SearchHit, SearchResponse
 
 if TYPE_CHECKING:
-    from rag.keyword import KeywordIndex
-    from rag.library import Library
+    from rag.embedders import Embedder
+    from rag.keyword import KeywordSearch
+    from rag.settings import Settings
+    from rag.store import ChromaStore
+
+
+class SearchParts(Protocol):
+    """What a search reads; rag.library.Library provides it (the embedder loads on use)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> ChromaStore: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
 
 SNIPPET_CHARS = 300
 
@@ -21,10 +37,10 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
+def hybrid_search(parts: SearchParts, keyword: KeywordSearch, query: str, k: int,
                   mode: str) -> SearchResponse:
     """Rank papers for `query` with the configured (or given) fusion mode."""
-    cfg = library.settings.retrieval
+    cfg = parts.settings.retrieval
     fusion = cfg.fusion if mode == "default" else mode
     n = max(cfg.candidates, 3 * k)
     timings: dict[str, float] = {}
@@ -36,10 +52,10 @@ def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
     top_cosine = None
     if fusion != "bm25":
         t0 = time.perf_counter()
-        vector = library.embedder.embed_query(query)
+        vector = parts.embedder.embed_query(query)
         timings["embed_ms"] = _ms(t0)
         t0 = time.perf_counter()
-        for hit in library.store.query(vector, n):
+        for hit in parts.store.query(vector, n):
             texts[hit.chunk_id] = hit.text
             titles[hit.paper_id] = hit.title
             if hit.similarity > dense.get(hit.paper_id, -2.0):
@@ -72,7 +88,7 @@ def hybrid_search(library: Library, keyword: KeywordIndex, query: str, k: int,
     # By chunk id: a metadata filter here would scan the collection on every query.
     hints = {pid: cid for pid in ranked
              if (cid := best_dense_chunk.get(pid) or best_bm25_chunk.get(pid))}
-    papers = library.store.get_papers(ranked, chunk_hints=hints)
+    papers = parts.store.get_papers(ranked, chunk_hints=hints)
     hits: list[SearchHit] = []
     for pid in ranked:
         paper = papers.get(pid)

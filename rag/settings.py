@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from rag.vocab import K_MAX, Fusion
+
 
 def default_home() -> Path:
     """The platform's user data dir (e.g. ~/.local/share/paperchat)."""
@@ -53,8 +55,8 @@ class ChunkSettings(_Section):
 
 
 class RetrievalSettings(_Section):
-    k: int = Field(10, ge=1, le=100, description="Papers returned by default.")
-    fusion: Literal["zscore", "rrf", "bm25", "dense"] = Field(
+    k: int = Field(10, ge=1, le=K_MAX, description="Papers a search returns by default.")
+    fusion: Fusion = Field(
         "zscore", description="How dense and BM25 rankings combine (see BENCHMARKS.md).")
     # Measured on evals/suites/bundled_qa.jsonl (112 answerable questions, MiniLM):
     # BM25 R@5 .949 MRR .979; dense .881/.909; RRF .943/.967; zscore w=.2 .955/.987,

@@ -1,60 +1,44 @@
-"""The Chroma vector store: embedded `PersistentClient` or a `chroma run` server.
+"""The Chroma vector store: one collection of paper chunks (layout in rag/records.py).
 
-Layout of one collection:
-- one record per chunk, id `<paper_id>#<hash>#<i>`; metadata `paper_id`, `hash` (the paper's
-  content hash), `chunk_index`, `n_chunks`, `title`; chunk 0 also carries the paper's full
-  record (`paper` as JSON) so results and listings need no second store;
-- collection metadata records the embedding model and dimension, and an `ingest` marker
-  that is set while an ingest is writing (a killed ingest leaves it behind, which tells the
-  next open to re-sync the keyword index with what Chroma holds); a finished ingest also
-  records the paper count together with the chunk count it belongs to, so counting papers
-  needs no scan while nothing else has written since, and its token as `generation`, by
-  which other processes notice the write.
-
-Reads that run per query or per ingest go by record id (`<paper_id>#<hash>#<i>`), never by
-scanning metadata: at 100k papers a metadata `where` costs ~0.1-1 s, an id lookup ~1 ms.
+Collection metadata records the embedding model and dimension, and an `ingest` marker that
+is set while an ingest is writing (a killed ingest leaves it behind, which tells the next
+open to re-sync the keyword index with what Chroma holds); a finished ingest also records
+the paper count together with the chunk count it belongs to, so counting papers needs no
+scan while nothing else has written since, and its token as `generation`, by which other
+processes notice the write.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlparse
 
+from rag.chroma import is_missing, prefetched, unreachable
 from rag.errors import CollectionError, EmbedderMismatch, StoreUnavailable
-from rag.models import Chunk, Paper
+from rag.records import (
+    PaperState,
+    chunk_records,
+    first_chunk_id,
+    paper_from_json,
+    paper_of,
+    states_from_ids,
+    states_from_metadata,
+    version_ids,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from rag.settings import Settings
+    from rag.models import Chunk, Paper
 
 T = TypeVar("T")
-log = logging.getLogger("paperchat.store")
 
 PAGE = 5000  # records per Chroma get() page; keeps memory flat on large collections
 ID_BATCH = 500  # ids or paper ids per get/delete call (SQLite variable limits, request size)
 SCHEMA = 1
 OLD_SUFFIX = "__old"  # a `--rebuild` swap parks the replaced collection here (rag/indexer.py)
-
-
-@dataclass(frozen=True)
-class PaperState:
-    """What the store holds for one paper."""
-
-    hash: str
-    chunks_present: int
-    chunks_expected: int
-
-    @property
-    def complete(self) -> bool:
-        return self.chunks_present == self.chunks_expected
 
 
 @dataclass(frozen=True)
@@ -64,75 +48,6 @@ class DenseHit:
     similarity: float
     text: str
     title: str
-
-
-def make_client(settings: Settings) -> Any:
-    """A Chroma client: HTTP when PAPERCHAT_CHROMA_URL is set, else embedded on disk.
-
-    Every HTTP request is bounded by `settings.chroma_timeout` seconds (a timeout becomes
-    StoreUnavailable), so a server that stops answering fails requests instead of holding
-    them forever."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if not url.hostname:
-            raise CollectionError(f"PAPERCHAT_CHROMA_URL is not a URL: {settings.chroma_url!r}")
-        port = url.port or 8000
-        try:
-            # HttpClient() already sends requests, with no timeout: check the server first.
-            _heartbeat(f"{url.scheme}://{url.hostname}:{port}", settings.chroma_timeout)
-            client = chromadb.HttpClient(host=url.hostname, port=port,
-                                         ssl=url.scheme == "https", settings=chroma_settings)
-        except Exception as e:  # chromadb raises plain ValueError/ConnectionError here
-            raise StoreUnavailable(f"cannot reach the Chroma server at {settings.chroma_url}: "
-                                   "is `chroma run` up?") from e
-        _bound_requests(client, settings.chroma_timeout)
-        return client
-    settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
-
-
-def _heartbeat(base_url: str, timeout: float) -> None:
-    import httpx
-
-    httpx.get(f"{base_url}/api/v2/heartbeat", timeout=timeout).raise_for_status()
-
-
-def _bound_requests(client: Any, timeout: float) -> None:
-    """Give the client's HTTP session a timeout. chromadb 1.5 builds it with timeout=None and
-    has no setting for it (chromadb/api/fastapi.py), so it is set on the session;
-    tests/reliability/test_chroma_restart.py fails if this stops working."""
-    import httpx
-
-    session = getattr(getattr(client, "_server", None), "_session", None)
-    if isinstance(session, httpx.Client):
-        session.timeout = httpx.Timeout(timeout)
-    else:
-        log.warning("cannot bound Chroma request time: this chromadb has no httpx session "
-                    "where 1.5 had it; a stalled server will block requests")
-
-
-def chunk_id(chunk: Chunk, content_hash: str) -> str:
-    return f"{chunk.paper_id}#{content_hash}#{chunk.index}"
-
-
-def first_chunk_id(any_chunk_id: str) -> str:
-    """Id of chunk 0 (the one carrying the paper record) of the same paper version."""
-    return any_chunk_id.rsplit("#", 1)[0] + "#0"
-
-
-def paper_of(any_chunk_id: str) -> str:
-    return any_chunk_id.rsplit("#", 2)[0]
-
-
-def version_ids(paper_id: str, state: PaperState) -> list[str] | None:
-    """Every chunk id a stored paper version can have; None when it is not one clean version."""
-    if not state.hash:
-        return None
-    return [f"{paper_id}#{state.hash}#{i}" for i in range(max(state.chunks_expected, 1))]
 
 
 class ChromaStore:
@@ -172,7 +87,7 @@ class ChromaStore:
                     metadata={"schema": SCHEMA})
             return self._client.get_collection(name, embedding_function=None)
         except Exception as e:
-            if not create and _is_missing(e):
+            if not create and is_missing(e):
                 return None
             raise self._error(e) from e
 
@@ -186,7 +101,7 @@ class ChromaStore:
         try:
             return op(col)
         except Exception as e:
-            if not (retry and _is_missing(e)):
+            if not (retry and is_missing(e)):
                 err = self._error(e)
                 if isinstance(err, StoreUnavailable):
                     # Resolve again next time: while the server stays down that fails at
@@ -199,10 +114,10 @@ class ChromaStore:
     def _error(self, e: Exception) -> CollectionError:
         if isinstance(e, CollectionError):
             return e
-        if _unreachable(e):
+        if unreachable(e):
             return StoreUnavailable(f"the Chroma server is unreachable ({type(e).__name__}); "
                                     "check PAPERCHAT_CHROMA_URL and that `chroma run` is up")
-        if _is_missing(e):
+        if is_missing(e):
             return CollectionError(f"collection '{self.name}' no longer exists in Chroma "
                                    f"(dropped or replaced while in use): {e}")
         return CollectionError(f"Chroma error: {type(e).__name__}: {e}")
@@ -268,7 +183,7 @@ class ChromaStore:
         try:
             self._client.delete_collection(self.name)
         except Exception as e:
-            if not _is_missing(e):
+            if not is_missing(e):
                 raise self._error(e) from e
         self._col = None
 
@@ -284,25 +199,23 @@ class ChromaStore:
         self.name = new_name
         self._col = None
 
+    def follow(self, name: str) -> None:
+        """Address the collection as `name` from now on (another process renamed it)."""
+        self.name, self._col = name, None
+
+    def set_rebuild_complete(self, complete: bool) -> None:
+        """Mark (or unmark) this side collection as a finished `--rebuild` (rag/indexer.py)."""
+        self._set_metadata(rebuild_complete=True if complete else None)
+
+    @property
+    def rebuild_complete(self) -> bool:
+        return bool(self.metadata().get("rebuild_complete"))
+
     # -- writes ---------------------------------------------------------------
     def upsert(self, papers: Sequence[Paper], chunks: Sequence[Chunk], vectors: np.ndarray,
                hashes: dict[str, str]) -> None:
         """Write the chunks of whole papers in one call (one SQLite transaction)."""
-        by_id = {p.id: p for p in papers}
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.paper_id] = counts.get(c.paper_id, 0) + 1
-        ids, docs, metas = [], [], []
-        for c in chunks:
-            p = by_id[c.paper_id]
-            meta: dict[str, Any] = {"paper_id": c.paper_id, "hash": hashes[c.paper_id],
-                                    "chunk_index": c.index, "n_chunks": counts[c.paper_id],
-                                    "title": p.title}
-            if c.index == 0:
-                meta["paper"] = json.dumps(p.model_dump(mode="json"), ensure_ascii=False)
-            ids.append(chunk_id(c, hashes[c.paper_id]))
-            docs.append(c.text)
-            metas.append(meta)
+        ids, docs, metas = chunk_records(papers, chunks, hashes)
         if ids:
             self._call(lambda col: col.upsert(ids=ids, embeddings=vectors, documents=docs,
                                               metadatas=metas), None, create=True)
@@ -385,38 +298,18 @@ class ChromaStore:
     def paper_states(self, paper_ids: Sequence[str] | None = None) -> dict[str, PaperState]:
         """Per paper: content hash and whether all its chunks are present. With
         `paper_ids`, only those papers are looked up (cheaper when they are few)."""
-        groups: dict[tuple[str, str], list[int]] = {}
         if paper_ids is None:
             pages: Iterable[dict[str, Any]] = self._pages(["metadatas"])
         else:
             pages = self._by_paper_ids(list(paper_ids))
-        for page in pages:
-            for meta in page["metadatas"]:
-                key = (meta["paper_id"], meta["hash"])
-                groups.setdefault(key, [0, int(meta["n_chunks"])])[0] += 1
-        states: dict[str, PaperState] = {}
-        for (pid, h), (present, expected) in groups.items():
-            state = PaperState(h, present, expected)
-            # Two versions side by side means a write was interrupted: prefer an
-            # incomplete marker so the next ingest rewrites the paper.
-            if pid in states:
-                state = PaperState("", 0, 1)
-            states[pid] = state
-        return states
+        return states_from_metadata(meta for page in pages for meta in page["metadatas"])
 
     def committed_paper_states(self) -> dict[str, PaperState]:
         """`paper_states()` from chunk ids alone, ~20x cheaper than reading metadata.
 
         Only valid while no ingest marker is set: every ingest writes papers whole and
         clears the marker last, so then each stored version is complete."""
-        groups: dict[tuple[str, str], int] = {}
-        for cid in self.chunk_ids():
-            pid, h, _ = cid.rsplit("#", 2)
-            groups[pid, h] = groups.get((pid, h), 0) + 1
-        states: dict[str, PaperState] = {}
-        for (pid, h), n in groups.items():
-            states[pid] = PaperState("", 0, 1) if pid in states else PaperState(h, n, n)
-        return states
+        return states_from_ids(self.chunk_ids())
 
     def _by_paper_ids(self, paper_ids: list[str]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(paper_ids), ID_BATCH):
@@ -445,7 +338,7 @@ class ChromaStore:
     def iter_chunks(self) -> Iterator[tuple[str, str, str]]:
         """(chunk id, paper id, text) for every chunk, in pages; the next page is read
         while the caller works on the current one (a full keyword rebuild: ~25% faster)."""
-        for page in _prefetched(self._pages(["documents", "metadatas"])):
+        for page in prefetched(self._pages(["documents", "metadatas"])):
             for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"],
                                       strict=True):
                 yield cid, meta["paper_id"], doc or ""
@@ -497,6 +390,14 @@ class ChromaStore:
                 papers[meta["paper_id"]] = paper_from_json(meta["paper"])
         return sorted(papers.values(), key=lambda p: p.title.lower())
 
+    def warm_up(self, dimension: int) -> None:
+        """Resolve the collection and load its vector index (one 1-nearest query), so that
+        the first search through a new client does not pay for it."""
+        import numpy as np
+
+        if self.exists and self.count_chunks():
+            self.query(np.full(dimension, dimension ** -0.5, dtype=np.float32), 1)
+
     def heartbeat(self) -> None:
         try:
             self._client.heartbeat()
@@ -511,63 +412,3 @@ def _get(col: Any, **kwargs: Any) -> Any:
 def _get_page(col: Any, *, include: list[str], where: dict[str, Any] | None, offset: int
               ) -> Any:
     return col.get(include=include, where=where, limit=PAGE, offset=offset)
-
-
-def _prefetched(pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """`pages`, each fetched in a helper thread while the previous one is consumed.
-
-    Chroma reads release the GIL, so reading and tokenising overlap. At most one page
-    waits in the queue; the thread stops when the pages end, fail or the consumer leaves."""
-    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                slot.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for page in pages:
-                if not put(("page", page)):
-                    return
-            put(("end", None))
-        except BaseException as e:  # handed to the consumer, raised there
-            put(("error", e))
-
-    thread = threading.Thread(target=run, name="chroma-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = slot.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def paper_from_json(raw: str) -> Paper:
-    return Paper.model_validate_json(raw)
-
-
-def _is_missing(e: Exception) -> bool:
-    text = f"{type(e).__name__} {e}".lower()
-    return "does not exist" in text or "notfound" in text or "not found" in text
-
-
-def _unreachable(e: Exception) -> bool:
-    """A transport failure (refused, reset, timed out), not an answer from Chroma."""
-    import httpx
-
-    if isinstance(e, httpx.TransportError | ConnectionError | TimeoutError):
-        return True
-    text = f"{type(e).__name__}: {e}".lower()
-    return any(s in text for s in ("connect", "timed out", "timeout", "refused"))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePath
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from ingest.formats import Format
 from ingest.parsers import decode_utf8, parse_text
 from ingest.pipeline import ingest_parsed
 from rag.errors import InputError
@@ -24,7 +25,6 @@ from server.schemas import PaperIn, error_responses
 
 router = APIRouter(tags=["ingest"], responses=error_responses(400, 403, 409, 415, 503))
 
-Format = Literal["trending", "jsonl", "json", "beir", "arxiv", "csv", "bibtex"]
 _PAPERS = {"type": "array", "minItems": 1, "items": PaperIn.model_json_schema()}
 _BODY = {
     "required": True,

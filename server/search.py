@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from rag.errors import InputError
 from rag.models import SearchResponse
+from rag.vocab import K_MAX, Mode
 from server.deps import LibraryDep, SettingsDep
 from server.schemas import NOT_BLANK, error_responses
 
 router = APIRouter(tags=["search"], responses=error_responses(503))
-
-Mode = Literal["default", "bm25", "dense", "rrf", "zscore"]
-
 
 @router.get("/search", response_model=SearchResponse)
 def search(
     library: LibraryDep,
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, pattern=NOT_BLANK, description="What to look for.")],
-    k: Annotated[int | None, Query(ge=1, le=100, description="Papers to return "
+    k: Annotated[int | None, Query(ge=1, le=K_MAX, description="Papers to return "
                                    "(default retrieval.k).")] = None,
     mode: Annotated[Mode | None, Query(description="Ranking: default (hybrid), bm25, "
                                        "dense, rrf, zscore.")] = None,

@@ -62,9 +62,12 @@ PHASES: dict[str, tuple[str, str, str]] = {
     "delete_s": ("rag.store", "ChromaStore", "delete_stale"),
     "delete_versions_s": ("rag.store", "ChromaStore", "delete_versions"),
     "keyword_rebuild_s": ("rag.keyword", "KeywordIndex", "rebuild"),
-    "keyword_tokenise_s": ("rag.keyword", "_Builder", "add"),
-    "keyword_update_s": ("rag.keyword", "KeywordIndex", "updated"),
-    "keyword_sync_s": ("rag.keyword", "KeywordIndex", "synced"),
+    "keyword_tokenise_s": ("rag.keyword", "_Builder", "add"),  # before tantivy
+    "keyword_update_s": ("rag.keyword", "KeywordIndex", "updated"),  # before tantivy
+    "keyword_sync_s": ("rag.keyword", "KeywordIndex", "synced"),  # before tantivy
+    "keyword_add_s": ("rag.keyword", "KeywordWriter", "add"),  # tantivy: queue documents
+    "keyword_commit_s": ("rag.keyword", "KeywordIndex", "_commit"),  # tantivy: index+merge
+    "keyword_tantivy_sync_s": ("rag.keyword", "KeywordIndex", "sync"),
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.formats import FORMATS, Format
 from ingest.parsers.arxiv import parse_arxiv
 from ingest.parsers.beir import parse_beir
 from ingest.parsers.bibtex import parse_bibtex
@@ -22,9 +23,9 @@ from ingest.parsers.trending import parse_trending
 from rag.errors import ParseError
 from rag.models import Paper
 
-__all__ = ["FORMATS", "ParseResult", "detect_format", "parse_file", "parse_files", "parse_text"]
+__all__ = ["FORMATS", "Format", "ParseResult", "detect_format", "parse_file", "parse_files",
+           "parse_text"]
 
-FORMATS = ("trending", "jsonl", "json", "beir", "arxiv", "csv", "bibtex")
 _PARSERS: dict[str, Callable[[str, str], Parsed]] = {
     "trending": parse_trending,
     "jsonl": parse_lines,

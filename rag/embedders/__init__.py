@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from rag.embedders.names import embedder_identity
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -24,6 +26,9 @@ class Embedder(Protocol):
     def embed_documents(self, texts: list[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
+
+
+__all__ = ["Embedder", "embedder_identity", "make_embedder"]
 
 
 def make_embedder(settings: Settings) -> Embedder:

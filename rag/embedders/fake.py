@@ -12,6 +12,8 @@ import re
 
 import numpy as np
 
+from rag.embedders.names import fake_name
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -23,7 +25,7 @@ class HashingEmbedder:
 
     @property
     def name(self) -> str:
-        return f"fake-hashing-{self._dim}"
+        return fake_name(self._dim)
 
     @property
     def dimension(self) -> int:

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.embedders.names import MINILM_DIMENSION, MINILM_NAME
 from rag.errors import EmbedderError
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     from rag.settings import Settings
 
 MAX_TOKENS = 256  # the model's max_seq_length in sentence_bert_config.json
-MODEL_NAME = "all-MiniLM-L6-v2"
-DIMENSION = 384
+MODEL_NAME = MINILM_NAME
+DIMENSION = MINILM_DIMENSION
 
 
 def set_offline_switches() -> None:

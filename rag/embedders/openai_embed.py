@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rag.embedders.names import openai_name
 from rag.errors import EmbedderError
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class OpenAIEmbedder:
 
     @property
     def name(self) -> str:
-        return f"openai:{self._model}"
+        return openai_name(self._model)
 
     @property
     def dimension(self) -> int:

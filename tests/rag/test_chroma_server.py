@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
+
+from rag import library as library_module
 from rag.library import Library
 from rag.settings import Settings
 from tests.conftest import make_papers
@@ -29,3 +33,26 @@ def test_ingest_and_search_against_chroma_server(tmp_path: Path) -> None:
         # Nothing was written to the local data dir: Chroma is the only store.
         assert not (tmp_path / "home" / "chroma").exists()
         assert not (tmp_path / "home" / "keyword").exists()
+
+
+def test_a_server_replica_follows_another_process_rebuild(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each process keeps its own keyword index in memory, synced from Chroma: a rebuild
+    by another process (every chunk new) reaches it while it keeps answering."""
+    monkeypatch.setattr(library_module, "FRESHNESS_S", 0.2)
+    with chroma_server(tmp_path / "chroma-data") as url:
+        settings = Settings(home=tmp_path / "home", chroma_url=url,  # type: ignore[arg-type]
+                            embed={"provider": "fake"})
+        replica = Library(settings)
+        replica.ingest(make_papers(20))
+        assert replica.search("protein language model", 3, mode="bm25").results
+        Library(settings).ingest(make_papers(8, prefix="q"), rebuild=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            ids = {h.paper_id for h in replica.search("protein language model", 5,
+                                                      mode="bm25").results}
+            if ids and all(i.startswith("q") for i in ids):
+                break
+            time.sleep(0.05)
+        assert ids and all(i.startswith("q") for i in ids), ids
+        assert sorted(replica.keyword.chunk_ids()) == sorted(replica.store.chunk_ids())

@@ -1,25 +1,33 @@
 """`ingest --rebuild` swaps the new collection in while others read (rag/indexer.py).
 
-Two `Library` objects on one data dir share one Chroma system: chromadb caches one per
-persist path in a process, so this is the same store a second process would open, with
-the same collections and ids (only the keyword index is per Library).
+Two `Library` objects on one data dir stand for two processes: they share the keyword
+index directory and the Chroma data; once the reader notices the writer's first rebuild it
+reads through a Chroma client of its own, as a second process would.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rag import indexer
+from rag import library as library_module
 from rag.library import Library
 from rag.models import SearchResponse
 from rag.settings import Settings
 from rag.store import ChromaStore
 from tests.conftest import make_papers
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_searches_do_not_fail_while_another_library_rebuilds(
@@ -29,7 +37,6 @@ def test_searches_do_not_fail_while_another_library_rebuilds(
     writer.ingest(papers)
     reader = Library(settings)
     assert reader.search("protein language model", 3).results
-    assert reader._client._system is writer._client._system  # one store, as said above
 
     responses: list[SearchResponse] = []
     errors: list[BaseException] = []
@@ -68,7 +75,7 @@ def test_searches_do_not_fail_while_another_library_rebuilds(
     assert sum(b > a for a, b in itertools.pairwise(seen)) >= len(seen) * 0.8, seen
     assert all(r.results and r.results[0].paper_id in {p.id for p in papers}
                for r in responses)
-    assert {c.name for c in writer._client.list_collections()} == {"papers"}
+    assert {c.name for c in writer.client.list_collections()} == {"papers"}
 
 
 def test_a_collection_dropped_under_a_reader_reads_as_empty(settings: Settings) -> None:
@@ -76,7 +83,7 @@ def test_a_collection_dropped_under_a_reader_reads_as_empty(settings: Settings) 
     reader = Library(settings)
     reader.ingest(make_papers(6))
     assert reader.count() == 6
-    ChromaStore(reader._client, "papers").drop()
+    reader.open_store("papers").drop()
     assert reader.store.query(reader.embedder.embed_query("protein"), 3) == []
     assert reader.count() == 0
     assert reader.papers() == []
@@ -134,11 +141,11 @@ def test_a_rebuild_killed_at_each_step_of_the_swap_is_recovered(
         hits = lib.search("protein language model", 5, mode=mode).results
         assert hits and {h.paper_id for h in hits} <= ids, mode
     assert set(lib.keyword.chunk_ids()) == set(lib.store.chunk_ids())
-    names = {c.name for c in lib._client.list_collections()}
+    names = {c.name for c in lib.client.list_collections()}
     assert "papers__old" not in names and "papers" in names
     # A later rebuild works from whatever was left.
     assert lib.ingest(new, rebuild=True).papers == 11
-    assert {c.name for c in lib._client.list_collections()} == {"papers"}
+    assert {c.name for c in lib.client.list_collections()} == {"papers"}
 
 
 def test_a_library_opened_between_the_two_renames_does_not_fail_the_rebuild(
@@ -164,5 +171,49 @@ def test_a_library_opened_between_the_two_renames_does_not_fail_the_rebuild(
     lib = Library(settings)
     assert {p.id for p in lib.papers()} == {p.id for p in new}
     assert not lib.store.write_in_progress
-    names = {c.name for c in lib._client.list_collections()}
+    names = {c.name for c in lib.client.list_collections()}
     assert names == {"papers"}, names
+
+
+REBUILDER = textwrap.dedent("""
+    import sys
+    from rag.library import Library
+    from rag.settings import Settings
+    from tests.conftest import make_papers
+
+    settings = Settings(home=sys.argv[1], embed={"provider": "fake"})
+    for i in range(3):
+        Library(settings).ingest(make_papers(30), rebuild=True)
+        print("rebuilt", i, flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_searches_do_not_fail_while_another_process_rebuilds(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real thing: a second process (its own Chroma client and tantivy writer) runs
+    `ingest --rebuild` three times while this one searches in every mode."""
+    monkeypatch.setattr(library_module, "FRESHNESS_S", 0.2)
+    papers = make_papers(30)
+    reader = Library(settings)
+    reader.ingest(papers)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", REBUILDER, str(settings.home)], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, text=True)
+    ids = {p.id for p in papers}
+    searches, errors = 0, []
+    try:
+        while child.poll() is None:
+            for mode in ("default", "bm25", "dense"):
+                try:
+                    hits = reader.search("protein language model", 3, mode=mode).results
+                    assert hits and {h.paper_id for h in hits} <= ids, (mode, hits)
+                    searches += 1
+                except Exception as e:  # recorded, the loop goes on
+                    errors.append(e)
+    finally:
+        out, _ = child.communicate(timeout=300)
+    assert child.returncode == 0 and out.count("rebuilt") == 3
+    assert not errors, errors[:3]
+    assert searches > 30
+    assert sorted(reader.keyword.chunk_ids()) == sorted(reader.store.chunk_ids())

@@ -1,4 +1,5 @@
-"""The refusal gate: absent question terms, the thresholds, and the keyword index's term counts.
+"""The refusal gate: absent question terms and the thresholds (the keyword index's term
+counts are tested in test_keyword.py).
 
 The MiniLM calibration on the bundled suite is checked in test_answer_real.py; here the
 decision arithmetic is pinned on hand-built responses, and the signal end to end on the
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rag.analysis import query_terms
 from rag.answer import refusal
-from rag.keyword import KeywordIndex, query_terms
 from rag.library import Library
 from rag.models import SearchHit, SearchResponse
 from rag.settings import Settings
@@ -92,20 +93,6 @@ def test_dense_only_search_ignores_term_frequencies() -> None:
 def test_no_hits_is_a_refusal() -> None:
     rel = refusal.assess("anything", SearchResponse(query="anything", results=[], term_df={}))
     assert not rel.relevant and rel.score == 0.0
-
-
-# -- the keyword index's counts ------------------------------------------------------------
-def test_document_frequencies_count_live_chunks(tmp_path: Path) -> None:
-    index = KeywordIndex(tmp_path / "kw")
-    index.rebuild([("a#0", "a", "Sybil detection in social networks"),
-                   ("a#1", "a", "Graph attention networks for Sybil accounts"),
-                   ("b#0", "b", "Brachytherapy segmentation with graph networks")])
-    df = index.document_frequencies(query_terms("sybil graph brachytherapy lidar"))
-    assert df == {"sybil": 2, "graph": 2, "brachytherapi": 1, "lidar": 0}
-    # Removed chunks no longer count, though their terms stay in the vocabulary.
-    after = index.updated(remove_papers=["b"])
-    assert after.document_frequencies(["brachytherapi", "graph", "sybil"]) == {
-        "brachytherapi": 0, "graph": 1, "sybil": 2}
 
 
 # -- end to end on the bundled collection (fake embedder) ---------------------------------

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from rag import keyword as kw
 from rag.chunking import Chunker
+from rag.keyword import KeywordWriter
 from rag.library import Library
 from rag.models import Paper
 from rag.settings import Settings
@@ -45,15 +45,16 @@ class _Spy:
 
 @pytest.fixture
 def tokenised(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every chunk text the keyword index tokenises."""
+    """Every chunk text the keyword index indexes."""
     seen: list[str] = []
-    real = kw._encode
+    real = KeywordWriter.add
 
-    def counting(texts, vocab):  # type: ignore[no-untyped-def]
-        seen.extend(texts)
-        return real(texts, vocab)
+    def counting(self: KeywordWriter, chunks):  # type: ignore[no-untyped-def]
+        chunks = list(chunks)
+        seen.extend(text for _, _, text in chunks)
+        return real(self, chunks)
 
-    monkeypatch.setattr(kw, "_encode", counting)
+    monkeypatch.setattr(KeywordWriter, "add", counting)
     return seen
 
 
@@ -170,18 +171,16 @@ def test_reopen_after_an_interrupted_write_reads_only_the_difference(
 def test_an_old_format_keyword_dir_is_rebuilt(settings: Settings) -> None:
     lib = Library(settings)
     lib.ingest(make_papers(10))
-    directory = lib._keyword_dir()
-    for entry in directory.iterdir():  # what the single-bm25s version left behind
-        if entry.is_dir():
-            import shutil
+    directory = settings.home / "keyword" / settings.collection
+    import shutil
 
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    (directory / "state.json").write_text('{"chunk_ids": [], "paper_ids": []}')
+    shutil.rmtree(directory)  # what the hand-built segment index left behind
+    (directory / "s-0123").mkdir(parents=True)
+    (directory / "manifest.json").write_text('{"format": 2, "segments": []}')
     fresh = Library(settings)
     assert fresh.search("time series forecasting", k=1, mode="bm25").results
-    assert not (directory / "state.json").exists() and (directory / kw.MANIFEST).exists()
+    assert not (directory / "manifest.json").exists() and (directory / "meta.json").exists()
+    assert sorted(fresh.keyword.chunk_ids()) == sorted(fresh.store.chunk_ids())
 
 
 def test_mixed_versions_left_by_a_crash_are_cleaned_up(settings: Settings) -> None:

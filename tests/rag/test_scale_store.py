@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from rag.chroma import prefetched as _prefetched
 from rag.errors import CollectionError
-from rag.store import _prefetched
 
 
 def _pages(n: int, fail_at: int | None = None) -> Iterator[dict[str, Any]]:
