@@ -41,7 +41,9 @@ __all__ = ["ChunkSource", "KeywordHit", "KeywordIndex", "KeywordSearch", "Keywor
 K1 = 1.2  # tantivy's BM25 constant (not configurable there)
 HEAP_BYTES = 50_000_000  # the writer's indexing buffer; tantivy wants >= 15 MB per thread
 SYNC_REBUILD_SHARE = 0.5  # a sync that would touch more than this share rebuilds instead
-_FIELDS = {"chunk_id": "raw", "paper_id": "raw", "text": KEYWORD_ANALYZER}
+EXACT_DF = 2_000  # document frequencies up to this are counted over live chunks
+# "every" holds one term in every chunk: its tantivy doc_freq counts the deleted chunks too.
+_FIELDS = {"chunk_id": "raw", "paper_id": "raw", "every": "raw", "text": KEYWORD_ANALYZER}
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     for name, tokenizer in _FIELDS.items():
         if tokenizer == "raw":  # ids: matched whole, returned with hits
-            builder.add_text_field(name, stored=True, tokenizer_name="raw", index_option="basic")
+            builder.add_text_field(name, stored=name != "every", tokenizer_name="raw",
+                                   index_option="basic")
         else:  # BM25 needs term frequencies, not positions
             builder.add_text_field(name, tokenizer_name=tokenizer, index_option="freq")
     return builder.build()
@@ -170,15 +173,22 @@ class KeywordIndex:
         return hits
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        """Live chunks containing each analysed term (`query_terms`); 0: no chunk uses it."""
+        """Chunks containing each analysed term (`query_terms`); 0: no live chunk uses it.
+
+        tantivy's term statistics include chunks deleted since their segment last merged.
+        Counting live chunks walks a term's postings (~2 ms for a term in 100k chunks), so
+        it is done when it is cheap or needed: for terms in at most EXACT_DF chunks, and
+        for terms in no more chunks than are deleted (all could be). Other counts may
+        include up to that many deleted chunks; they are never 0."""
         searcher = self._index.searcher()
+        deleted = searcher.doc_freq("every", "1") - searcher.num_docs
         out = {}
         for term in dict.fromkeys(terms):
             df = searcher.doc_freq("text", term)
-            if df:  # tantivy's count includes deleted chunks until their segment merges
+            if df and deleted and (df <= EXACT_DF or df <= deleted):
                 # tantivy-py's stub omits SearchResult.count, which it returns.
                 df = searcher.search(self._term(term), 1).count  # type: ignore[attr-defined]
-            out[term] = int(df or 0)
+            out[term] = int(df)
         return out
 
     def reload(self) -> None:
@@ -248,7 +258,7 @@ class KeywordWriter:
         n = 0
         for chunk_id, paper_id, text in chunks:
             self._raw.add_document(tantivy.Document(chunk_id=chunk_id, paper_id=paper_id,
-                                                    text=text))
+                                                    every="1", text=text))
             n += 1
         return n
 

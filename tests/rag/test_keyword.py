@@ -160,6 +160,21 @@ def test_document_frequencies_count_live_chunks_only(tmp_path: Path) -> None:
         "brachytherapi": 0, "graph": 1, "sybil": 2}
 
 
+def test_common_terms_are_not_walked_but_never_read_as_absent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above EXACT_DF a count may include chunks deleted since the last merge, but a term
+    whose chunks may all be deleted is still counted (the refusal needs its 0)."""
+    monkeypatch.setattr("rag.keyword.EXACT_DF", 0)
+    index = KeywordIndex(None)
+    index.rebuild([(f"g{i}#0", f"g{i}", "graph networks") for i in range(5)]
+                  + [("s#0", "s", "sybil graph")])
+    with index.writer() as w:
+        w.delete_papers(["s", "g0"])
+    df = index.document_frequencies(["graph", "sybil", "network"])
+    assert df["sybil"] == 0  # in no more chunks than were deleted: counted
+    assert 4 <= df["network"] <= 5 and 4 <= df["graph"] <= 6  # live 4, at most 2 more
+
+
 def test_a_directory_in_another_format_is_replaced(tmp_path: Path) -> None:
     directory = tmp_path / "kw"
     directory.mkdir()
