@@ -229,6 +229,9 @@ class KeywordIndex:
         """Make the index hold exactly the chunks `source` holds, reading only the texts of
         chunks it lacks (or all of them when most differ). True if anything changed."""
         have = self.chunk_ids()
+        if not have:  # a new index (a server process starting): one pass over the texts
+            self.rebuild(source.iter_chunks())
+            return len(self) > 0
         have_set = set(have)
         held = set(source.chunk_ids())
         missing, extra = held - have_set, have_set - held

@@ -68,8 +68,8 @@ def test_terms_without_a_frequency_are_not_counted_absent() -> None:
 
 def test_thresholds_with_and_without_term_frequencies() -> None:
     q = "How do vision transformers classify satellite images?"
-    # cosine + bm25 per term = 0.95: over THRESHOLD, under the old threshold.
-    n = len(refusal.content_terms(q))
+    # cosine + weighted bm25 per term = 0.95: over THRESHOLD, under the old threshold.
+    n = len(refusal.content_terms(q)) / refusal.BM25_WEIGHT
     kwargs = {"cosine": 0.5, "bm25": 0.45 * n}
     with_df = refusal.assess(q, _response(q, _df(q, set()), **kwargs))
     without = refusal.assess(q, _response(q, None, **kwargs))
