@@ -40,7 +40,7 @@ from rag.answer.text import content_terms
 from rag.errors import CollectionError, LLMUnavailable
 
 if TYPE_CHECKING:
-    from rag.answer.service import Searchable
+    from rag.answer.searchable import Searchable
     from rag.answer.stages import Assessment, RelevanceStage
     from rag.answer.vectors import SentenceVectors
     from rag.models import SearchHit

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from rag.answer import bridge
 from rag.answer.engines import AnswerEngine, ExtractiveEngine, LLMEngine
@@ -20,6 +20,7 @@ from rag.answer.events import DoneEvent, ErrorEvent, Event
 from rag.answer.llm import ChatModel
 from rag.answer.models import Answer
 from rag.answer.pipeline import Pipeline, Request
+from rag.answer.searchable import Searchable
 from rag.answer.stages import RelevanceStage, make_relevance_stage
 from rag.answer.vectors import SentenceVectors
 from rag.errors import ConfigError, InputError, PaperchatError
@@ -27,29 +28,11 @@ from rag.sessions import SessionStore
 from rag.sessions import history as session_history
 
 if TYPE_CHECKING:
-    from rag.embedders import Embedder
-    from rag.models import SearchResponse
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 ENGINES = ("auto", "llm", "extractive")
 MAX_K = 20
-
-
-class Searchable(Protocol):
-    """What the Assistant needs from an opened collection (rag.library.Library)."""
-
-    settings: Settings
-
-    @property
-    def embedder(self) -> Embedder: ...
-
-    def search(self, query: str, k: int | None = None, *,
-               mode: str | None = None) -> SearchResponse: ...
-
-    def is_empty(self) -> bool: ...
-
-    def count(self) -> int: ...
 
 
 class Assistant:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rag.answer import refusal
 
 if TYPE_CHECKING:
-    from rag.answer.service import Searchable
+    from rag.answer.searchable import Searchable
     from rag.answer.vectors import SentenceVectors
     from rag.models import SearchHit, SearchResponse
     from rag.settings import Settings
