@@ -87,10 +87,12 @@ def _bound_requests(client: Any, timeout: float) -> None:
 
 def is_missing(e: Exception) -> bool:
     """Chroma says the collection does not exist. A handle to a collection that another
-    process's client dropped reports its segments missing instead."""
+    client dropped or renamed (a `--rebuild` swap) reports its segments missing, or fails
+    "getting" it, instead."""
     text = f"{type(e).__name__} {e}".lower()
-    return ("does not exist" in text or "notfound" in text or "not found" in text
-            or "missing metadata segment" in text or "missing vector segment" in text)
+    return any(s in text for s in ("does not exist", "notfound", "not found",
+                                   "missing metadata segment", "missing vector segment",
+                                   "error getting collection"))
 
 
 def unreachable(e: Exception) -> bool:
