@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.embedders import embedder_identity
@@ -32,8 +31,7 @@ from rag.retrieval import hybrid_search
 from rag.vocab import check_k, check_mode
 
 if TYPE_CHECKING:
-    from filelock import FileLock
-
+    from rag.db.writers import Lease, WriterLock
     from rag.embedders import Embedder
     from rag.keyword import KeywordIndex
     from rag.settings import Settings
@@ -48,16 +46,18 @@ class Library:
     """One collection, opened lazily; safe to share between threads."""
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
-                 client: Any = None) -> None:
+                 client: Any = None, writer_lock: WriterLock | None = None) -> None:
+        """`writer_lock`: one writer per collection (default: rag.db.writers'
+        make_writer_lock: a database lease with PAPERCHAT_DATABASE_URL, else a lock file)."""
         self.settings = settings
         self._embedder = embedder
         self._client = client
+        self._writer_lock = writer_lock
         self._store: ChromaStore | None = None
         self._keyword: KeywordIndex | None = None
         self._generation: str | None = None  # the last write this Library has caught up with
         self._checked = 0.0  # time.monotonic() of the last generation check
         self._refresher: threading.Thread | None = None
-        self._file_lock: FileLock | None = None
         self._lock = threading.RLock()  # guards lazy initialisation
         self._write_lock = threading.Lock()  # one ingest or refresh at a time
 
@@ -247,16 +247,23 @@ class Library:
         """Bring the collection in line with `papers` (see rag/indexer.py).
 
         One writer per collection: threads of this process queue on a lock; other processes
-        on this machine (a CLI ingest while the server ingests) wait for the lock file
-        `<home>/locks/<collection>.lock` up to `wait` seconds (default settings.ingest_wait),
+        (a CLI ingest while the server ingests; other replicas, with a database) wait for
+        `writer_lock` (the lock file `<home>/locks/<collection>.lock`, or a lease in the
+        database) up to `wait` seconds (default settings.ingest_wait),
         calling `on_wait` once if they have to wait, then raise IngestBusy. With
         `max_prune_share`, a prune that would remove more than that share of the stored
         papers raises PruneRefused before writing anything."""
         wait = self.settings.ingest_wait if wait is None else wait
-        with self._write_lock, self._collection_lock(wait, on_wait):
+        with self._write_lock, self._collection_lock(wait, on_wait) as lease:
             self._catch_up()  # write through a client that sees the others' writes
+
+            def checked(done: int, total: int) -> None:  # a lost lease stops between batches
+                lease.check()
+                if progress is not None:
+                    progress(done, total)
+
             written = run_ingest(self, papers, prune=prune, rebuild=rebuild,
-                                 progress=progress, max_prune_share=max_prune_share)
+                                 progress=checked, max_prune_share=max_prune_share)
             if written.replaced_store is not None:
                 self._store = written.replaced_store
             if written.generation is not None:  # our own write: nothing to catch up with
@@ -264,31 +271,21 @@ class Library:
                 self._checked = time.monotonic()
             return written.report
 
+    @property
+    def writer_lock(self) -> WriterLock:
+        if self._writer_lock is None:
+            with self._lock:
+                if self._writer_lock is None:
+                    from rag.db.writers import make_writer_lock
+
+                    self._writer_lock = make_writer_lock(self.settings)
+        return self._writer_lock
+
     @contextmanager
     def _collection_lock(self, wait: float, on_wait: Callable[[], None] | None = None
-                         ) -> Iterator[None]:
-        """The collection's lock file, held by one writer across processes; IngestBusy
-        after `wait` seconds. Re-entrant within a thread."""
-        from filelock import FileLock, Timeout
-
-        if self._file_lock is None:
-            lock_dir: Path = self.settings.home / "locks"
-            lock_dir.mkdir(parents=True, exist_ok=True)
-            self._file_lock = FileLock(lock_dir / f"{self.settings.collection}.lock")
-        lock = self._file_lock
-        try:
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                if on_wait is not None and wait > 0:
-                    on_wait()
-                lock.acquire(timeout=wait)
-        except Timeout:
-            raise IngestBusy(
-                f"another ingest into collection '{self.settings.collection}' is running "
-                f"(lock {lock.lock_file}); nothing was written. Try again when it has "
-                "finished") from None
-        try:
-            yield
-        finally:
-            lock.release()
+                         ) -> Iterator[Lease]:
+        """One writer per collection across processes (a lock file) or machines (a database
+        lease): `writer_lock`; IngestBusy after `wait` seconds. Re-entrant within a thread."""
+        with self.writer_lock.hold(self.settings.collection, wait=wait,
+                                   on_wait=on_wait) as lease:
+            yield lease

@@ -142,6 +142,10 @@ class Settings(BaseSettings):
                                            "SQLite file <home>/sessions.sqlite3.")
     database_timeout: float = Field(5.0, gt=0, description="Seconds before connecting to the "
                                     "database fails (database_unavailable).")
+    ingest_lease: float = Field(30.0, ge=1.0, le=3600.0, description="With database_url "
+                                "set: seconds an ingest's lease on its collection lasts "
+                                "without a heartbeat; a killed writer's lease is taken over "
+                                "after this.")
     ingest_wait: float = Field(600.0, ge=0, description="Seconds an ingest waits for another "
                                "process's ingest into the same collection before giving up.")
     api_key: SecretStr | None = Field(None, description="Bearer key required by /v1 routes "

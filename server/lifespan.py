@@ -10,6 +10,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from rag.answer.service import Assistant
+from rag.db.writers import make_writer_lock
 from rag.errors import PaperchatError
 from rag.library import Library
 from rag.sessions import SessionStore
@@ -61,8 +62,9 @@ def migrate(sessions: SessionStore) -> str | None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the Library, SessionStore and Assistant from `app.state.settings`."""
     settings: Settings = app.state.settings
-    library = Library(settings)
     sessions = SessionStore.from_settings(settings)
+    # One pool for sessions and the ingest lease (with PAPERCHAT_DATABASE_URL; else a file).
+    library = Library(settings, writer_lock=make_writer_lock(settings, sessions.db))
     app.state.library = library
     app.state.sessions = sessions
     app.state.assistant = Assistant(settings, library, sessions=sessions)

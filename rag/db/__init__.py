@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("paperchat.db")
 
-HEAD = "0002"  # the newest revision in rag/db/migrations (a test keeps them in step)
+HEAD = "0003"  # the newest revision in rag/db/migrations (a test keeps them in step)
 # Legacy SQLite files: PRAGMA user_version -> the Alembic revision with the same schema.
 LEGACY_VERSIONS = {1: "0001", 2: "0002"}
 MIGRATION_LOCK_ID = 0x70617065  # pg_advisory_lock key for migrations ("pape")
@@ -97,6 +97,13 @@ class Database:
     def path(self) -> Path | None:
         """The file of a SQLite database, else None."""
         return Path(self.url.database) if self.is_sqlite and self.url.database else None
+
+    def now(self) -> Any:
+        """The database's clock in seconds since the epoch, as a SQL expression (leases
+        use it, so machines' clocks need not agree)."""
+        if self.is_sqlite:
+            return sa.literal_column("((julianday('now') - 2440587.5) * 86400.0)")
+        return sa.func.extract("epoch", sa.func.clock_timestamp())
 
     def describe(self) -> str:
         """The URL without its password, for messages and logs."""

@@ -1,7 +1,7 @@
 """The tables of the shared-state database, as SQLAlchemy Core metadata.
 
 The Alembic revisions in rag/db/migrations create exactly these (a test compares them);
-the queries in rag/sessions.py are written against them. Timestamps of
+the queries in rag/sessions.py and rag/db/writers.py are written against them. Timestamps of
 sessions and messages are ISO 8601 text in UTC, as the first SQLite releases stored them,
 so old files need no conversion and ordering by text is ordering by time.
 """
@@ -37,4 +37,14 @@ messages = sa.Table(
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Index("messages_by_session", "session_id", "id"),
     sqlite_autoincrement=True,
+)
+
+# One writer per collection across machines: the row is the lease, `expires_at` (the
+# database's clock, seconds since the epoch) is pushed forward by the holder's heartbeat.
+ingest_leases = sa.Table(
+    "ingest_leases", metadata,
+    sa.Column("collection", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),  # host:pid:random, for messages and fencing
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )
