@@ -88,6 +88,7 @@ def test_an_unreachable_server_is_database_unavailable_without_the_password() ->
     assert "s3cret-pw" not in str(info.value) and "refused" in str(info.value).lower()
 
 
+@pytest.mark.slow  # three CLI processes
 def test_cli_db_upgrade_and_current(postgres_url: str, tmp_path: Path) -> None:
     env = {"PAPERCHAT_DATABASE_URL": postgres_url}
     before = json.loads(cli("db", "current", "--json", home=tmp_path, extra=env).stdout)
