@@ -12,7 +12,13 @@
   holding the old collection keep reading it until the drop, then resolve the name again
   (rag/store.py); a reader resolving the name between the two renames reads `<name>__old`.
   A kill between steps is finished by `recover_interrupted_rebuild` at the next open (a
-  Library opened between the renames does that too; the rebuild then carries on).
+  Library opened between the renames does that too; the rebuild then carries on); a kill
+  after the side collection was marked complete but before the renames is finished by
+  `finish_rebuild_swap`, by the next process that gets the collection's ingest lock.
+- Companion collections (rag/companions.py, e.g. `<name>__sentences`) are written with the
+  chunks: per batch before the chunks, for pruned papers before their chunks are deleted,
+  and swapped in by `--rebuild` (same steps, `<name><suffix>__rebuild`) right before the
+  chunks, so they never fall behind what the chunks say was written.
 - The keyword index is written alongside (old chunks of a paper deleted before its new ones
   are added) and committed once, after Chroma (after the swap in a rebuild): searches see
   the old index until the new one is complete, and a kill leaves the old one.
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from rag.chunking import Chunker
+from rag.companions import Companion, CompanionStore
 from rag.errors import CollectionError, IngestError, PruneRefused
 from rag.models import IngestReport, Paper
 from rag.records import chunk_id
@@ -70,6 +77,11 @@ class IngestParts(Protocol):
 
     def open_store(self, name: str) -> ChromaStore: ...
 
+    @property
+    def companions(self) -> Sequence[Companion]: ...
+
+    def companion(self, suffix: str) -> CompanionStore: ...
+
 
 @dataclass(frozen=True)
 class Written:
@@ -100,9 +112,13 @@ def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebu
     name = parts.settings.collection
     report = IngestReport(collection=name)
     live = parts.store
+    side = REBUILD_SUFFIX if rebuild else ""
+    companions = [(c, parts.companion(c.suffix + side)) for c in parts.companions]
     if rebuild:
+        for _, store in companions:
+            store.drop()  # leftovers of an interrupted rebuild
         target = parts.open_store(name + REBUILD_SUFFIX)
-        target.drop()  # leftovers of an interrupted rebuild
+        target.drop()
         existing: dict[str, PaperState] = {}
         papers_before: int | None = 0
     else:
@@ -149,15 +165,23 @@ def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebu
             done = 0
             for start in range(0, len(todo), BATCH_PAPERS):
                 batch = todo[start:start + BATCH_PAPERS]
-                _write_batch(target, kw, batch, chunker, embedder, hashes, existing)
+                _write_batch(target, kw, batch, chunker, embedder, hashes, existing,
+                             companions)
                 done += len(batch)
                 if progress:
                     progress(done, len(todo))
         if to_remove:
+            for companion, store in companions:  # first: a killed prune is re-run
+                companion.remove(store, to_remove)
             target.delete_versions({pid: existing[pid] for pid in to_remove})
             kw.delete_papers(to_remove)
         if rebuild:
-            _swap_in(parts, target, name, token)
+            # Complete from here on: a kill in the companions' swaps is finished at the next
+            # open (finish_rebuild_swap).
+            target.set_rebuild_complete(True)
+            for companion, store in companions:
+                _swap_in(parts.open_store, store, name + companion.suffix, None)
+            _swap_in(parts.open_store, target, name, token)
 
     if dirty or len(keyword) != target.count_chunks():
         # Recovering from a killed ingest, or another process wrote meanwhile.
@@ -175,11 +199,15 @@ def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebu
 
 def _write_batch(target: ChromaStore, kw: KeywordWriter, batch: Sequence[Paper],
                  chunker: Chunker, embedder: Embedder, hashes: dict[str, str],
-                 existing: dict[str, PaperState]) -> None:
-    """Write a batch of whole papers: the new versions in, then the old ones out (Chroma
-    and the keyword index; a store beside the collection would be written here too)."""
+                 existing: dict[str, PaperState],
+                 companions: Sequence[tuple[Companion, CompanionStore]] = ()) -> None:
+    """Write a batch of whole papers: the companions' records first (a kill before the
+    chunks leaves the papers to redo), then the new chunk versions in and the old ones out
+    (Chroma and the keyword index)."""
     chunks = chunker.chunk_many(batch)
     vectors = embedder.embed_documents([c.text for c in chunks])
+    for companion, store in companions:
+        companion.write(store, batch, hashes)
     target.upsert(batch, chunks, vectors, hashes)
     target.delete_versions({p.id: existing[p.id] for p in batch if p.id in existing},
                            keep=hashes)
@@ -210,12 +238,14 @@ def _stored_versions(store: ChromaStore, papers: Sequence[Paper], prune: bool
     return states, len(states)
 
 
-def _swap_in(parts: IngestParts, target: ChromaStore, name: str, token: str) -> None:
-    """Make the complete `target` the collection called `name`; see the module docstring."""
+def _swap_in(open_store: Callable[[str], ChromaStore], target: ChromaStore, name: str,
+             token: str | None) -> None:
+    """Make the complete `target` the collection called `name`; see the module docstring.
+    `token`: the write marker `target` carries (None for a companion)."""
     target.set_rebuild_complete(True)
-    old = parts.open_store(name + OLD_SUFFIX)
+    old = open_store(name + OLD_SUFFIX)
     old.drop()  # leftovers of a killed swap
-    current = parts.open_store(name)  # not parts.store: readers keep using that one
+    current = open_store(name)  # not parts.store: readers keep using that one
     if current.present:
         current.rename(old.name)
     try:
@@ -224,17 +254,22 @@ def _swap_in(parts: IngestParts, target: ChromaStore, name: str, token: str) -> 
         # A process that opened the library between the two renames took it for a killed
         # swap and finished it (recover_interrupted_rebuild): our collection, still marked
         # with this write's token, already has the name.
-        if target.present or parts.open_store(name).metadata().get("ingest") != token:
+        if target.present or (token is not None
+                              and open_store(name).metadata().get("ingest") != token):
             raise
         target.follow(name)
     old.drop()
     target.set_rebuild_complete(False)
 
 
-def recover_interrupted_rebuild(open_store: Callable[[str], ChromaStore], name: str) -> None:
-    """Finish a `--rebuild` swap killed between its steps (see `_swap_in`): the complete
+def recover_interrupted_rebuild(open_store: Callable[[str], ChromaStore], name: str
+                                ) -> bool:
+    """Finish a `--rebuild` swap killed between its renames (see `_swap_in`): the complete
     new collection takes the name, the old one is dropped. Should the name be free with no
-    complete new collection, the old one gets its name back."""
+    complete new collection, the old one gets its name back. Needs no lock (the name must
+    resolve for every reader). True when a complete side collection waits to be swapped in
+    under a live one: a rebuild swapping right now, or one killed before its renames
+    (`finish_rebuild_swap` tells them apart by the ingest lock)."""
     live, old, side = (open_store(name + suffix) for suffix in ("", OLD_SUFFIX, REBUILD_SUFFIX))
     if not live.present:
         if side.present and side.rebuild_complete:
@@ -242,6 +277,24 @@ def recover_interrupted_rebuild(open_store: Callable[[str], ChromaStore], name: 
             side.set_rebuild_complete(False)
         elif old.present:
             old.rename(name)
-            return
+            return False
     if old.present:
         old.drop()
+    return live.present and side.present and side.rebuild_complete
+
+
+def finish_rebuild_swap(open_store: Callable[[str], ChromaStore], name: str,
+                        suffixes: Sequence[str]) -> None:
+    """Complete the swap of a rebuild killed after it marked its side collection complete
+    (`recover_interrupted_rebuild` returned True). Call only while holding the collection's
+    ingest lock, so that no rebuild is swapping meanwhile: the companions (`suffixes`) are
+    swapped in, then the chunks, as `run_ingest` would have."""
+    side = open_store(name + REBUILD_SUFFIX)
+    if not (side.present and side.rebuild_complete):
+        return
+    for suffix in suffixes:
+        recover_interrupted_rebuild(open_store, name + suffix)
+        companion = open_store(name + suffix + REBUILD_SUFFIX)
+        if companion.present:
+            _swap_in(open_store, companion, name + suffix, None)
+    _swap_in(open_store, side, name, side.metadata().get("ingest"))

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from rag.embedders import embedder_identity
 from rag.errors import IngestBusy, InputError, NotFoundError
-from rag.indexer import recover_interrupted_rebuild, run_ingest
+from rag.indexer import finish_rebuild_swap, recover_interrupted_rebuild, run_ingest
 from rag.models import IngestReport, Paper, SearchResponse
 from rag.retrieval import hybrid_search
 from rag.vocab import check_k, check_mode
 
 if TYPE_CHECKING:
+    from rag.companions import Companion, CompanionStore
     from rag.db.writers import Lease, WriterLock
     from rag.embedders import Embedder
     from rag.keyword import KeywordIndex
@@ -46,10 +47,18 @@ class Library:
     """One collection, opened lazily; safe to share between threads."""
 
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
-                 client: Any = None, writer_lock: WriterLock | None = None) -> None:
+                 client: Any = None, writer_lock: WriterLock | None = None,
+                 companions: Sequence[Companion] | None = None) -> None:
         """`writer_lock`: one writer per collection (default: rag.db.writers'
-        make_writer_lock: a database lease with PAPERCHAT_DATABASE_URL, else a lock file)."""
+        make_writer_lock: a database lease with PAPERCHAT_DATABASE_URL, else a lock file).
+        `companions`: collections kept beside the chunks (rag/companions.py); by default
+        those `make_companions(settings)` names."""
         self.settings = settings
+        if companions is None:
+            from rag.companions import make_companions
+
+            companions = make_companions(settings)
+        self.companions: Sequence[Companion] = tuple(companions)
         self._embedder = embedder
         self._client = client
         self._writer_lock = writer_lock
@@ -99,17 +108,40 @@ class Library:
 
         return ChromaStore(self.client, name)
 
+    def companion(self, suffix: str) -> CompanionStore:
+        """The companion collection `<collection><suffix>` (rag/companions.py), on the
+        current client: after catching up with another process's write it reads what that
+        process wrote."""
+        from rag.companions import CompanionStore
+
+        self.store  # noqa: B018 -- opening finishes a rebuild killed in its swap
+        return CompanionStore(self.client, self.settings.collection + suffix)
+
     @property
     def store(self) -> ChromaStore:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    recover_interrupted_rebuild(self.open_store, self.settings.collection)
+                    self._recover()
                     store = self.open_store(self.settings.collection)
                     self._generation = store.generation()
                     self._checked = time.monotonic()
                     self._store = store
         return self._store
+
+    def _recover(self) -> None:
+        """Finish a `--rebuild` killed in its swap (rag/indexer.py)."""
+        name = self.settings.collection
+        pending = recover_interrupted_rebuild(self.open_store, name)
+        for companion in self.companions:
+            recover_interrupted_rebuild(self.open_store, name + companion.suffix)
+        if pending:  # unless a rebuild is swapping right now (it holds the lock)
+            try:
+                with self._collection_lock(wait=0):
+                    finish_rebuild_swap(self.open_store, name,
+                                        [c.suffix for c in self.companions])
+            except IngestBusy:
+                pass
 
     @property
     def keyword(self) -> KeywordIndex:

@@ -301,7 +301,7 @@ class ChromaStore:
         if paper_ids is None:
             pages: Iterable[dict[str, Any]] = self._pages(["metadatas"])
         else:
-            pages = self._by_paper_ids(list(paper_ids))
+            pages = self._by_paper_ids(list(paper_ids), ["metadatas"])
         return states_from_metadata(meta for page in pages for meta in page["metadatas"])
 
     def committed_paper_states(self) -> dict[str, PaperState]:
@@ -311,10 +311,11 @@ class ChromaStore:
         clears the marker last, so then each stored version is complete."""
         return states_from_ids(self.chunk_ids())
 
-    def _by_paper_ids(self, paper_ids: list[str]) -> Iterator[dict[str, Any]]:
+    def _by_paper_ids(self, paper_ids: list[str], include: list[str]
+                      ) -> Iterator[dict[str, Any]]:
         for start in range(0, len(paper_ids), ID_BATCH):
             where = {"paper_id": {"$in": paper_ids[start:start + ID_BATCH]}}
-            page = self._call(partial(_get, where=where, include=["metadatas"]), None)
+            page = self._call(partial(_get, where=where, include=include), None)
             if page is None:
                 return
             yield page
@@ -331,6 +332,14 @@ class ChromaStore:
                                       include=["documents", "metadatas"]), None)
             if page is None:
                 return
+            for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"],
+                                      strict=True):
+                yield cid, meta["paper_id"], doc or ""
+
+    def chunks_of(self, paper_ids: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+        """(chunk id, paper id, text) of every stored chunk of these papers (what changed,
+        when a write's paper ids are known)."""
+        for page in self._by_paper_ids(list(paper_ids), ["documents", "metadatas"]):
             for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"],
                                       strict=True):
                 yield cid, meta["paper_id"], doc or ""
