@@ -1,4 +1,7 @@
-"""Report figures as PNG bytes (matplotlib's Agg canvas; no display, no pyplot state)."""
+"""Report figures as PNG bytes (matplotlib's Agg canvas; no display, no pyplot state).
+
+matplotlib comes with the `evals` extra; without it every figure is b"" and the reports
+say how to get them (evals/report.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+def available() -> bool:
+    """Is matplotlib installed?"""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _figure(width: float = 6.4, height: float = 3.6) -> Figure:
@@ -27,6 +39,8 @@ def _png(fig: Figure) -> bytes:
 
 def recall_curves(curves: Mapping[str, Sequence[float]], title: str = "Recall@k") -> bytes:
     """One line per mode: mean Recall@k for k = 1..K (log x axis when K is large)."""
+    if not available():
+        return b""
     fig = _figure()
     ax = fig.add_subplot()
     for mode, values in curves.items():
@@ -43,6 +57,8 @@ def recall_curves(curves: Mapping[str, Sequence[float]], title: str = "Recall@k"
 def latency_histogram(latencies: Mapping[str, Sequence[float]],
                       title: str = "Latency per question") -> bytes:
     """Overlaid histograms of latencies in milliseconds, one per series."""
+    if not available():
+        return b""
     fig = _figure()
     ax = fig.add_subplot()
     values = [v for series in latencies.values() for v in series]
@@ -59,6 +75,8 @@ def latency_histogram(latencies: Mapping[str, Sequence[float]],
 def kind_bars(by_kind: Mapping[str, Mapping[str, float | None]], names: Sequence[str],
               title: str = "Metrics by question kind") -> bytes:
     """Grouped bars: for each metric, one bar per kind (missing values are left out)."""
+    if not available():
+        return b""
     fig = _figure(7.2, 3.8)
     ax = fig.add_subplot()
     kinds = list(by_kind)

@@ -185,6 +185,9 @@ def write_reports(result: dict[str, Any], out_dir: Path) -> dict[str, Path]:
     """Write report.json, report.md (+ its PNGs) and report.html; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     blocks = qa_blocks(result) if result["kind"] == "qa" else retrieval_blocks(result)
+    blocks = [b if b.kind != "figure" or b.png else Block(
+        "p", f"({b.text}: no figure without matplotlib; pip install -e '.[evals]')")
+        for b in blocks]
     figures = {}
     for b in blocks:
         if b.kind == "figure":

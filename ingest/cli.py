@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ingest.formats import FORMATS
-from rag.console import err, interactive, print_json, progress_bar
+from rag.console import err, print_json, progress_bar, reader_may_leave
 
 
 def ingest_command(
@@ -35,7 +35,7 @@ def ingest_command(
 
     settings = load_settings(collection=collection)
     library = Library(settings)
-    with progress_bar("Embedding papers", enabled=interactive() and not as_json) as bar:
+    with progress_bar("Embedding papers", enabled=not as_json) as bar:
         report = ingest_paths(
             library, paths or [], format=format, prune=prune, rebuild=rebuild, progress=bar,
             on_wait=lambda: err(f"waiting for another ingest into '{settings.collection}' to "
@@ -54,22 +54,28 @@ def ingest_command(
 
 def papers_command(
     collection: Annotated[str | None, typer.Option(help="Collection name.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='Print one JSON object: {"collection", "count", "papers": '
+        '[{"paper_id", "title", "year", "authors"}]}.')] = False,
 ) -> None:
-    """List the papers in the collection."""
+    """List the papers in the collection (id and title, tab-separated)."""
+    from rag.errors import fill_hint
     from rag.library import Library
     from rag.models import PaperList, PaperSummary
     from rag.settings import load_settings
 
     library = Library(load_settings(collection=collection))
     papers = library.papers()
-    if as_json:
-        print_json(PaperList(collection=library.settings.collection, count=len(papers),
-                             papers=[PaperSummary.of(p) for p in papers]))
-        return
+    with reader_may_leave():
+        if as_json:
+            print_json(PaperList(collection=library.settings.collection, count=len(papers),
+                                 papers=[PaperSummary.of(p) for p in papers]))
+            return
+        for p in papers:
+            typer.echo(f"{p.id}\t{p.title}")
     if not papers:
-        err("the collection is empty; run `paperchat ingest`")
+        name = library.settings.collection
+        err(f"the collection '{name}' is empty; "
+            f"{fill_hint(name, default=library.settings.is_default_collection)}")
         return
-    for p in papers:
-        typer.echo(f"{p.id}\t{p.title}")
     err(f"{len(papers)} papers")

@@ -40,9 +40,7 @@ def ensure_ingested(library: Library, progress: Callable[[int, int], None] | Non
 
     Other collections are never filled implicitly: a mistyped `--collection` must not
     quietly become a copy of the bundled papers (callers then say the collection is empty)."""
-    from rag.settings import Settings
-
-    if library.settings.collection != Settings.model_fields["collection"].default:
+    if not library.settings.is_default_collection:
         return None
     if not library.is_empty():
         return None

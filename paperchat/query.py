@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rag.console import err, interactive, print_json, progress_bar
+from rag.console import err, print_json, progress_bar, reader_may_leave
 from rag.errors import InputError
 from rag.vocab import K_MAX, MODES
 
@@ -55,29 +55,29 @@ def search_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the papers that best match a query (hybrid BM25 + embeddings)."""
-    from rag.library import Library
-    from rag.settings import load_settings
-
+    # Cheap checks first: a wrong call fails before chromadb or the model is imported.
     if (query is None) == (queries is None):
         raise typer.BadParameter("give a QUERY or --queries FILE (one of them)")
     if query is not None and not query.strip():
         raise InputError("the query is empty; give some words to look for")
-    library = Library(load_settings(collection=collection))
-    _require_papers(library)
-    if queries is not None:
-        for qid, text in _read_jsonl(queries, "query"):
-            print_json({"id": qid, **library.search(text, k, mode=mode).model_dump(mode="json")})
-        return
-    assert query is not None
-    response = library.search(query, k, mode=mode)
-    if as_json:
-        print_json(response)
-        return
-    if not response.results:
-        typer.echo("no matching papers")
-    for hit in response.results:
-        typer.echo(f"{hit.rank:>2}. {hit.title}  [{hit.paper_id}]  score {hit.score:.3f}")
-        typer.echo(f"    {hit.snippet}")
+    rows = list(_read_jsonl(queries, "query")) if queries is not None else None
+    library = _open_library(collection, as_json=as_json)
+    with reader_may_leave():
+        if rows is not None:
+            for qid, text in rows:
+                print_json({"id": qid,
+                            **library.search(text, k, mode=mode).model_dump(mode="json")})
+            return
+        assert query is not None
+        response = library.search(query, k, mode=mode)
+        if as_json:
+            print_json(response)
+            return
+        if not response.results:
+            typer.echo("no matching papers")
+        for hit in response.results:
+            typer.echo(f"{hit.rank:>2}. {hit.title}  [{hit.paper_id}]  score {hit.score:.3f}")
+            typer.echo(f"    {hit.snippet}")
     err(f"{response.timings.get('total_ms', 0):.0f} ms")
 
 
@@ -95,30 +95,27 @@ def ask_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
 ) -> None:
     """Answer a question from the collection, citing the papers [n]."""
-    from ingest.pipeline import ensure_ingested
-    from rag.answer.service import Assistant
-    from rag.library import Library
-    from rag.sessions import SessionStore
-    from rag.settings import load_settings
-
+    # Cheap checks first: a wrong call fails before chromadb or the model is imported.
     if (question is None) == (questions is None):
         raise typer.BadParameter("give a QUESTION or --questions FILE (one of them)")
-    settings = load_settings(collection=collection)
-    library = Library(settings)
-    with progress_bar("First run: indexing the bundled collection",
-                      enabled=interactive() and not as_json) as bar:
-        if ensure_ingested(library, progress=bar) is not None and not as_json:
-            err("indexed the bundled collection")
-    _require_papers(library)
+    if question is not None and not question.strip():
+        raise InputError("the question is empty; ask something about the papers")
+    rows = list(_read_jsonl(questions, "question")) if questions is not None else None
+    from rag.answer.service import Assistant
+    from rag.sessions import SessionStore
+
+    library = _open_library(collection, as_json=as_json)
+    settings = library.settings
     sessions = SessionStore.from_settings(settings)
     assistant = Assistant(settings, library, sessions=sessions)
     if session == "new":
         session = sessions.create(title=(question or "")[:60] or None).id
         err(f"session {session}")
-    if questions is not None:
-        for qid, text in _read_jsonl(questions, "question"):
-            answer = assistant.ask(text, k=k, engine=engine)
-            print_json({"id": qid, **answer.model_dump(mode="json")})
+    if rows is not None:
+        with reader_may_leave():
+            for qid, text in rows:
+                answer = assistant.ask(text, k=k, engine=engine)
+                print_json({"id": qid, **answer.model_dump(mode="json")})
         return
     assert question is not None
     if as_json or not sys.stdout.isatty():
@@ -165,10 +162,20 @@ def _print_references(answer: Answer) -> None:
     err(f"{answer.engine} · {answer.timings.get('total_ms', 0):.0f} ms")
 
 
-def _require_papers(library: Library) -> None:
-    """Exit 4 with what to do when the collection holds nothing."""
+def _open_library(collection: str | None, *, as_json: bool) -> Library:
+    """The collection to query; on first run the default one is filled with the bundled papers.
+
+    An empty collection exits 4 with the command that fills it (rag.errors.EmptyCollection)."""
+    from ingest.pipeline import ensure_ingested
+    from rag.errors import EmptyCollection
+    from rag.library import Library
+    from rag.settings import load_settings
+
+    library = Library(load_settings(collection=collection))
+    with progress_bar("First run: indexing the bundled collection", enabled=not as_json) as bar:
+        if ensure_ingested(library, progress=bar) is not None and not as_json:
+            err("indexed the bundled collection")
     if library.is_empty():
-        name = library.settings.collection
-        err(f"collection '{name}' is empty; run `paperchat ingest FILES --collection {name}` "
-            "first (`paperchat papers --collection NAME` lists what a collection holds)")
-        raise typer.Exit(code=4)
+        raise EmptyCollection(library.settings.collection,
+                              default=library.settings.is_default_collection)
+    return library

@@ -79,6 +79,24 @@ class CollectionError(PaperchatError):
     exit_code = 4
 
 
+class EmptyCollection(CollectionError):
+    """The collection holds no papers; the message names the exact command that fills it."""
+
+    def __init__(self, collection: str, *, default: bool) -> None:
+        self.collection = collection
+        super().__init__(f"the collection '{collection}' is empty; "
+                         f"{fill_hint(collection, default=default)}")
+
+
+def fill_hint(collection: str, *, default: bool) -> str:
+    """The command that fills `collection`. `default`: it is the default collection, which
+    `paperchat ingest` without arguments fills; any other needs `--collection NAME`."""
+    if default:
+        return "run `paperchat ingest` (the bundled papers) or `paperchat ingest FILE...`"
+    return (f"run `paperchat ingest FILE... --collection {collection}` "
+            f"(or `paperchat ingest --collection {collection}` for the bundled papers)")
+
+
 class EmbedderMismatch(CollectionError):
     """The collection was built with another embedding model or dimension."""
 

@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def is_default_collection(self) -> bool:
+        """The default collection: the one a first `ask`/`search`/`chat` fills with the bundled
+        papers, and the one `paperchat ingest` without --collection writes."""
+        return self.collection == type(self).model_fields["collection"].default
+
+    @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 

@@ -2,7 +2,7 @@
 # One command for a developer or CI: set up, lint, type-check, run the tests and the eval gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test,evals,torch
 VENV=${PAPERCHAT_VENV:-.venv}
 export PATH="$PWD/$VENV/bin:$PATH"
 echo "== ruff"; ruff check .

@@ -37,7 +37,7 @@ from rag.answer.events import (
 from rag.answer.models import Answer, Citation
 from rag.answer.reasoning import ReasoningFilter
 from rag.answer.text import content_terms
-from rag.errors import CollectionError, LLMUnavailable
+from rag.errors import EmptyCollection, LLMUnavailable
 
 if TYPE_CHECKING:
     from rag.answer.searchable import Searchable
@@ -188,8 +188,8 @@ class Pipeline:
 
     def check_not_empty(self) -> None:
         if self.library.is_empty():
-            raise CollectionError(f"the collection '{self.settings.collection}' is empty; "
-                                  "run `paperchat ingest` first")
+            raise EmptyCollection(self.settings.collection,
+                                  default=self.settings.is_default_collection)
 
     async def run(self, req: Request) -> AsyncGenerator[Event | Answer, None]:
         """Events of one answer, then the `Answer` itself."""

@@ -4,9 +4,10 @@ Two runtimes of the same weights:
 - `OnnxMiniLMEmbedder` (default): onnxruntime + tokenizers. Importing torch and
   sentence-transformers costs 4-12 s on these machines; onnxruntime (already a chromadb
   dependency) starts in ~0.3 s, which is what makes one-shot `paperchat search` fast.
-  The ONNX graph is exported once from the bundled safetensors (needs torch) and cached
-  under `<home>/models/`.
-- `SentenceTransformerEmbedder`: the reference sentence-transformers pipeline.
+  The ONNX graph is built once from the bundled safetensors with the `onnx` helper API
+  (rag/embedders/bert_onnx.py, no torch) and cached under `<home>/models/`.
+- `SentenceTransformerEmbedder`: the reference sentence-transformers pipeline (the
+  optional `torch` extra).
 Both mean-pool and L2-normalise exactly like the model's sentence-transformers config;
 they agree to ~1e-7 (tests/rag/test_embedders_real.py).
 """
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 MAX_TOKENS = 256  # the model's max_seq_length in sentence_bert_config.json
 MODEL_NAME = MINILM_NAME
 DIMENSION = MINILM_DIMENSION
+GRAPH_VERSION = 1  # bump when bert_onnx changes the graph it writes
 
 
 def set_offline_switches() -> None:
@@ -63,7 +65,9 @@ _export_lock = threading.Lock()
 def onnx_path(home: Path) -> Path:
     """Cached ONNX export of the bundled weights; exported on first use."""
     src = model_dir()
-    target = home / "models" / f"{MODEL_NAME}-{_weights_digest(src)}.onnx"
+    # "-g1": graph built by bert_onnx (same vectors as the earlier torch export, but a new
+    # file name so a builder change never reuses an old file).
+    target = home / "models" / f"{MODEL_NAME}-{_weights_digest(src)}-g{GRAPH_VERSION}.onnx"
     if target.is_file():
         return target
     with _export_lock:
@@ -73,46 +77,16 @@ def onnx_path(home: Path) -> Path:
 
 
 def _export_onnx(src: Path, target: Path) -> None:
-    set_offline_switches()
-    try:
-        import torch
-        from transformers import AutoModel
-    except ImportError as e:
-        raise EmbedderError("exporting MiniLM to ONNX needs torch and transformers; "
-                            "install them or set PAPERCHAT_EMBED_RUNTIME=torch") from e
+    from rag.embedders.bert_onnx import build_bert_onnx
 
-    class _Encoder(torch.nn.Module):
-        # transformers 5 wraps forward() so positional export arguments collide with
-        # its keywords; this wrapper passes them by name.
-        def __init__(self, model: torch.nn.Module) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor):
-            out = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types)
-            return out.last_hidden_state
-
-    model = AutoModel.from_pretrained(str(src), local_files_only=True).eval()
-    ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
-    mask = (ids != 0).long()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    names = ["input_ids", "attention_mask", "token_type_ids"]
     try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                _Encoder(model), (ids, mask, torch.zeros_like(ids)), str(tmp),
-                input_names=names, output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-                opset_version=17, dynamo=False,
-            )
+        build_bert_onnx(src, tmp)
         os.replace(tmp, target)  # atomic: a killed export never leaves a half file
     except Exception as e:
         tmp.unlink(missing_ok=True)
-        raise EmbedderError(f"could not export MiniLM to ONNX: {e}") from e
+        raise EmbedderError(f"could not build the MiniLM ONNX graph from {src}: {e}") from e
 
 
 class OnnxMiniLMEmbedder:

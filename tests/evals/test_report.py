@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from evals.qa import aggregate, score_question
 from evals.report import default_out_dir, write_reports
@@ -47,3 +50,13 @@ def test_default_out_dirs_do_not_collide(tmp_path: Path) -> None:
     second = default_out_dir("qa", tmp_path)
     assert first.parent == second.parent == tmp_path / "reports"
     assert second != first and second.name.startswith("qa-")
+
+
+def test_reports_without_matplotlib_say_how_to_get_figures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the evals extra is missing
+    paths = write_reports(_result(), tmp_path / "out")
+    md = paths["markdown"].read_text()
+    assert "no figure without matplotlib; pip install -e '.[evals]'" in md
+    assert not list((tmp_path / "out").glob("*.png")) and ".png" not in md
+    assert "<img" not in paths["html"].read_text()

@@ -76,9 +76,75 @@ def test_malformed_file_names_the_line_and_leaves_the_index_untouched(tmp_path: 
     assert "Fine" not in {p["title"] for p in listing["papers"]}
 
 
-def test_search_on_empty_collection_says_what_to_do(tmp_path: Path) -> None:
-    proc = cli("search", "anything", home=tmp_path / "home", check=False)
-    assert proc.returncode != 0 and "paperchat ingest" in proc.stderr
+def test_search_on_a_fresh_home_indexes_the_bundled_collection_first(tmp_path: Path) -> None:
+    """Like `ask`: the first search fills the default collection, with progress on stderr."""
+    proc = cli("search", "brachytherapy segmentation", "-k", "2", home=tmp_path / "home")
+    assert "Brachytherapy" in proc.stdout.splitlines()[0]
+    # Not a TTY: plain progress lines, the first at 0 and the last at 119 of 119.
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("First run: indexing")]
+    assert lines[0].startswith("First run: indexing the bundled collection: 0/119 (0%")
+    assert lines[-1].startswith("First run: indexing the bundled collection: 119/119 (100%")
+    assert "indexed the bundled collection" in proc.stderr
+    # --json keeps stderr free of progress (scripts read stdout; nothing to index anyway).
+    again = cli("search", "speech", "--json", home=tmp_path / "home")
+    assert json.loads(again.stdout)["results"] and "First run" not in again.stderr
+
+
+def test_an_empty_named_collection_names_the_exact_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    for command in (["search", "graphs"], ["ask", "graphs?"]):
+        proc = cli(*command, "--collection", "mine", home=home, check=False)
+        assert proc.returncode == 4, proc.stderr
+        assert ("collection 'mine' is empty; run `paperchat ingest FILE... --collection mine` "
+                "(or `paperchat ingest --collection mine` for the bundled papers)"
+                in proc.stderr)
+    listing = cli("papers", "--collection", "mine", home=home)
+    assert listing.stdout == "" and "`paperchat ingest FILE... --collection mine`" in (
+        listing.stderr)
+    assert "run `paperchat ingest` (the bundled papers)" in cli("papers", home=home).stderr
+
+
+def test_ingest_prints_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
+    proc = cli("ingest", home=tmp_path / "home")
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("Embedding papers: ")]
+    assert lines[0].startswith("Embedding papers: 0/119") and "119/119 (100%" in lines[-1]
+    assert "119 papers (119 added" in proc.stdout
+    # Nothing to embed the second time: no progress lines at all.
+    assert "Embedding papers" not in cli("ingest", home=tmp_path / "home").stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["ask", "  "], ["search", ""], ["ask", "--questions", "no.jsonl"]])
+def test_bad_input_fails_before_any_heavy_import(args: list[str]) -> None:
+    """Cheap checks run before chromadb, the model or the answer engine are imported."""
+    code = ("import sys, paperchat.main as m\n"
+            "try:\n"
+            f"    m.app({args!r}, standalone_mode=False)\n"
+            "except Exception as e:\n"
+            "    print(type(e).__name__)\n"
+            "heavy = ('chromadb', 'onnxruntime', 'numpy', 'llama_index', 'tiktoken', 'bm25s', "
+            "'openai', 'textual', 'fastapi', 'torch', 'rag.library', 'rag.answer')\n"
+            "print(sorted(m for m in heavy if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    error, loaded = out.stdout.splitlines()
+    assert error in {"InputError", "ParseError"} and loaded == "[]", out.stdout + out.stderr
+
+
+def test_papers_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`paperchat papers | head -1`: no traceback, no 'exit 1' for the reader leaving early."""
+    home = tmp_path / "home"
+    cli("ingest", home=home)
+    env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "paperchat", "papers"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after one line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert b"\t" in first and "Traceback" not in stderr and "Broken pipe" not in stderr
 
 
 def test_an_empty_query_is_named_before_the_empty_collection(tmp_path: Path) -> None:
