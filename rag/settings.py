@@ -122,6 +122,11 @@ class ServerSettings(_Section):
                                    "needs confirm=true.")
 
 
+class TuiSettings(_Section):
+    resume_last: bool = Field(True, description="The terminal chat reopens the most recent "
+                              "session on start (`paperchat chat --new` starts a new one).")
+
+
 class Settings(BaseSettings):
     """Everything configurable. Env prefix PAPERCHAT_, sections as PAPERCHAT_<SECTION>_<FIELD>."""
 
@@ -163,6 +168,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    tui: TuiSettings = Field(default_factory=TuiSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

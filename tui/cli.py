@@ -17,6 +17,10 @@ def chat_command(
         "--collection", metavar="NAME",
         help="Collection to chat with (in-process; a server serves its own).",
     )] = None,
+    new: Annotated[bool, typer.Option(
+        "--new", help="Start with a new session instead of reopening the last one "
+        "(PAPERCHAT_TUI_RESUME_LAST=false makes that the default).",
+    )] = False,
 ) -> None:
     """Open the terminal chat: streamed, cited answers; sessions are saved (ctrl+s)."""
     from rag.settings import load_settings
@@ -29,4 +33,5 @@ def chat_command(
     if server and not server.startswith(("http://", "https://")):
         raise typer.BadParameter("expected an http:// or https:// URL", param_hint="--server")
     settings = load_settings(collection=collection)
-    PaperchatApp(make_client(settings, server), data_dir=settings.home).run()
+    PaperchatApp(make_client(settings, server), data_dir=settings.home,
+                 resume_last=settings.tui.resume_last and not new).run()

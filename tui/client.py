@@ -323,6 +323,9 @@ def _unavailable(where: str, e: Exception) -> ServerUnavailable:
     if isinstance(e, httpx.ConnectError):
         return ServerUnavailable(f"cannot reach the paperchat server at {where} "
                                  "(is `paperchat serve` running?)")
+    if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError):  # killed mid-response
+        return ServerUnavailable(f"the paperchat server at {where} closed the connection "
+                                 "mid-answer (did it stop or restart?)")
     return ServerUnavailable(f"{where}: connection failed: {e}")
 
 

@@ -14,9 +14,12 @@ class PromptHistory:
         self._draft = ""
 
     def add(self, text: str) -> None:
-        """Remember a sent question (consecutive duplicates once) and stop browsing."""
+        """Remember a sent question as the newest (once: an earlier copy is dropped) and
+        stop browsing."""
         text = text.strip()
-        if text and (not self.entries or self.entries[-1] != text):
+        if text:
+            if text in self.entries:
+                self.entries.remove(text)
             self.entries.append(text)
         self._pos = len(self.entries)
         self._draft = ""

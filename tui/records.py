@@ -31,6 +31,8 @@ class AnswerRecord:
             self.sources = list(data.get("sources") or [])
         elif event_type == "token":
             self.text += str(data.get("text", ""))
+        elif event_type == "reset":  # the text so far is withdrawn; its replacement follows
+            self.text = ""
         elif event_type == "citations":
             self.citations = list(data.get("citations") or [])
         elif event_type == "done":
@@ -49,8 +51,9 @@ class AnswerRecord:
 
     @property
     def tokens(self) -> int | None:
-        """Total LLM tokens, or None when no model was called."""
-        if not self.usage:
+        """Total LLM tokens, or None when no model was called (an extractive answer; servers
+        from before usage was left empty for those still sent counts)."""
+        if not self.usage or (self.engine == "extractive" and not self.degraded):
             return None
         if "total_tokens" in self.usage:
             return int(self.usage["total_tokens"])

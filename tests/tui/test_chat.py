@@ -44,7 +44,7 @@ async def test_question_gets_streamed_answer_and_numbered_sources(make_app) -> N
         assert "Pretraining always doubles accuracy." in flagged
         assert "1 sentence weakly supported" in note_text(view)
         assert not screen.status_bar.busy
-        assert screen.status_bar.last_text == "last answer 1.2 s · 342 tokens"
+        assert screen.status_bar.last_text == "last answer 1.2 s"  # extractive: no tokens
         assert screen.status_bar.engine_text == "extractive · fake-hashing-384 · 119 papers"
         assert client.asked == [("Does masked pretraining help segmentation?", "s001")]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from textual.widgets import OptionList
 
 from rag.settings import Settings
 from tests.tui.conftest import SIZE, ask, ready, toasts, wait_for
@@ -19,6 +20,7 @@ from tests.tui.test_sessions import open_sessions
 from tests.utils.chroma_server import free_port, stop_process, wait_until_ready
 from tests.utils.fake_openai import FakeOpenAI, fake_openai_server
 from tui.client import HttpClient
+from tui.screens.sessions import SessionsScreen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -227,3 +229,33 @@ async def test_escape_against_a_real_server_stops_the_llm_stream(make_app, serve
         assert llm.wait_for(lambda: llm.disconnects == 1, timeout=10)
         assert llm.completed_streams == 0
         assert await client.list_sessions() == []  # the unanswered session is not left behind
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(80, 24), (150, 45)], ids=["80x24", "150x45"])
+async def test_a_server_killed_mid_answer_then_the_session_list(make_app, served_llm, llm,
+                                                                tmp_path, size) -> None:
+    """Clear words, not the HTTP library's, for a server lost mid-answer; the session list
+    says it cannot be fetched rather than that there are no sessions."""
+    question = "Which papers pretrain graph networks?"
+    app = make_app(HttpClient(served_llm.url, Settings(home=tmp_path / "client-home")))
+    async with app.run_test(size=size) as pilot:
+        screen = await ask(pilot, question, wait=False)
+        view = screen.conversation.answers[0]
+        await wait_for(pilot, lambda: "[1]" in view.markdown.source, timeout=30)
+        served_llm.proc.kill()  # SIGKILL mid-stream
+        await wait_for(pilot, lambda: not screen.answering, timeout=30)
+        await pilot.pause()
+        assert f"the paperchat server at {served_llm.url} closed the connection mid-answer" in (
+            note(screen))
+        assert "peer closed" not in note(screen) and "chunked" not in note(screen)
+        assert any("closed the connection mid-answer" in t for t in toasts(app, "error"))
+        assert screen.prompt.text == question and "[1]" in view.markdown.source  # kept
+
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionsScreen))
+        options = app.screen.query_one(OptionList)
+        await wait_for(pilot, lambda: options.option_count > 0)
+        shown = str(options.get_option_at_index(0).prompt)
+        assert shown.startswith("Cannot list sessions: cannot reach the paperchat server")
+        assert any("Cannot list sessions" in t for t in toasts(app, "error"))

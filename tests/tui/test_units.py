@@ -20,6 +20,13 @@ def test_history_browses_back_and_returns_to_the_draft() -> None:
     assert h.previous("") == "three"
 
 
+def test_history_keeps_each_question_once_as_its_newest() -> None:
+    h = PromptHistory(["a", "b", "a", "c", "b"])
+    assert h.entries == ["a", "c", "b"]
+    h.add("  a ")
+    assert h.entries == ["c", "b", "a"]
+
+
 def test_bibtex_escapes_latex_specials_and_keeps_braces_balanced() -> None:
     paper = Paper(id="2401.01234", title="Q&A {over} 100% of C_4", abstract="abs",
                   authors=("José Núñez",), year=2024, doi="10.1/x")

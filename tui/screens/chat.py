@@ -9,9 +9,9 @@ from contextlib import aclosing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -34,19 +34,25 @@ if TYPE_CHECKING:
 
     from tui.client import ChatClient, ClientStatus
 
+NARROW = 100  # columns: below this the sources panel starts hidden and stacks under the chat
+
 
 class ChatScreen(Screen[None]):
     """Ask, read the streamed answer and its sources; sessions persist through the client."""
 
     CSS_PATH = "chat.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(k.keys, k.action, k.label, tooltip=k.help, priority=True) for k in CHAT_KEYS]
+    BINDINGS: ClassVar[list[BindingType]] = [k.binding() for k in CHAT_KEYS]
+    # Textual declares this unannotated; ClassVar here would clash with Screen's (mypy).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]  # noqa: RUF012
 
-    def __init__(self, client: ChatClient, *, export_dir: Path, clipboard_file: Path) -> None:
+    def __init__(self, client: ChatClient, *, export_dir: Path, clipboard_file: Path,
+                 resume_last: bool = False) -> None:
         super().__init__()
         self.client = client
         self.export_dir = export_dir
         self.clipboard_file = clipboard_file
+        self.resume_last = resume_last  # reopen the most recent session once loaded
+        self.sources_pinned: bool | None = None  # ctrl+b's choice; None: by terminal width
         self.session_id: str | None = None
         self.client_status: ClientStatus | None = None
         self.loaded = asyncio.Event()  # set when loading ends, ready or not (tests, bench)
@@ -60,7 +66,7 @@ class ChatScreen(Screen[None]):
                 yield PromptInput(id="prompt")
             yield SourcesPanel(id="sources")
         yield StatusBar(id="status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p is on the help screen
 
     @property
     def conversation(self) -> Conversation:
@@ -84,6 +90,7 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sources.loader = self.client.get_paper
+        self._apply_sources()
         self.prompt.focus()
         # Heavy loading (the store, the model, a first-run ingest) starts after the first paint.
         self.call_after_refresh(self._start_loading)
@@ -101,6 +108,8 @@ class ChatScreen(Screen[None]):
             # Everything loaded so far (Textual, chromadb, the model) is long-lived: keep it
             # out of the collector's full passes, which paused streaming for ~100 ms.
             gc.freeze()
+            if self.resume_last:
+                await self._reopen_last()
         except Exception as e:  # PaperchatError, or a bug: report it, never crash
             reason = str(e) if isinstance(e, PaperchatError) else f"unexpected error: {e!r}"
             if not isinstance(e, PaperchatError):
@@ -117,6 +126,55 @@ class ChatScreen(Screen[None]):
         self.status_bar.set_ready(status)
         if status.ingested:
             self.notify(f"First run: indexed the bundled collection ({status.ingested} papers).")
+
+    async def _reopen_last(self) -> None:
+        """Reopen the most recent session (the `tui.resume_last` setting; `chat --new` not)."""
+        if self.session_id is not None or self.conversation.answers:
+            return
+        try:
+            sessions = await self.client.list_sessions()
+        except PaperchatError as e:
+            self.notify(f"Could not reopen the last session: {e}", severity="warning")
+            return
+        if sessions:
+            await self._load_session(sessions[0].id, reopened=True)
+
+    # -- layout and focus ---------------------------------------------------------
+    @property
+    def sources_visible(self) -> bool:
+        """The user's ctrl+b choice, else shown from NARROW columns up."""
+        if self.sources_pinned is not None:
+            return self.sources_pinned
+        return self.app.size.width >= NARROW
+
+    def _apply_sources(self) -> None:
+        self.set_class(not self.sources_visible, "-no-sources")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_sources()
+
+    def action_toggle_sources(self) -> None:
+        """ctrl+b: show or hide the sources panel (stacked under the chat when narrow)."""
+        self.sources_pinned = not self.sources_visible
+        self._apply_sources()
+        focused = self.focused
+        if not self.sources_pinned and focused is not None and (
+                focused is self.sources or self.sources in focused.ancestors):
+            self.prompt.focus()
+
+    def action_focus_prompt(self) -> None:
+        """ctrl+l: back to the prompt."""
+        self.prompt.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing with an answer or a source focused goes to the prompt."""
+        if (not event.is_printable or event.character is None or self.prompt.has_focus
+                or event.key in self.active_bindings):  # `?` (help), space on a source
+            return
+        event.stop()
+        event.prevent_default()
+        self.prompt.focus()
+        self.prompt.insert(event.character)
 
     # -- asking -----------------------------------------------------------------
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
@@ -164,6 +222,11 @@ class ChatScreen(Screen[None]):
                     if event.type == "token":
                         stream = stream or Markdown.get_stream(view.markdown)
                         await stream.write(str(event.data.get("text", "")))
+                    elif event.type == "reset":  # the text so far is withdrawn; more follows
+                        if stream is not None:
+                            await stream.stop()
+                            stream = None
+                        await view.markdown.update("")
                     elif event.type in ("sources", "citations") and self.sources.record is record:
                         await self.sources.show(record)
                     elif event.type in ("done", "error"):
@@ -231,6 +294,10 @@ class ChatScreen(Screen[None]):
 
     def action_cancel_answer(self) -> None:
         """Esc: stop the answer in flight (the LLM stream is closed)."""
+        self.cancel_answer()
+
+    def cancel_answer(self) -> None:
+        """Cancel the answer worker, if one runs (returns at once)."""
         if self.answering and self._answer is not None:
             self._answer.cancel()
 
@@ -266,6 +333,9 @@ class ChatScreen(Screen[None]):
     @work(exclusive=True, group="resume")
     async def resume(self, session_id: str) -> None:
         """Load a saved session into the conversation."""
+        await self._load_session(session_id)
+
+    async def _load_session(self, session_id: str, *, reopened: bool = False) -> None:
         try:
             session = await self.client.get_session(session_id)
         except PaperchatError as e:
@@ -287,7 +357,9 @@ class ChatScreen(Screen[None]):
             await self.select(last)
         self.conversation.anchor()
         self.prompt.focus()
-        self.notify(f"Resumed “{session.info.title or '(untitled)'}”.")
+        title = session.info.title or "(untitled)"
+        self.notify(f"Reopened your last session “{title}”; ctrl+n starts a new one."
+                    if reopened else f"Resumed “{title}”.")
 
     # -- export and copy ----------------------------------------------------------
     @work(exclusive=True, group="export")
@@ -311,15 +383,30 @@ class ChatScreen(Screen[None]):
             return
         self.notify(f"Exported to {path}", title="Exported", timeout=10)
 
+    @property
+    def selected_answer(self) -> AnswerView | None:
+        """The focused answer, else the one whose sources are shown, else the latest."""
+        answers = [v for v in self.conversation.answers if v.record.text]
+        focused = self.focused
+        for view in answers:
+            if focused is view or (focused is not None and view in focused.ancestors):
+                return view
+        selected = [v for v in answers if v.has_class("-selected")] or answers
+        return selected[-1] if selected else None
+
     def action_copy_answer(self) -> None:
-        """Copy the last answer via OSC 52; also write it to a file, for terminals without it."""
+        """Copy the selected answer via OSC 52; also write it to a file, for terminals
+        without it."""
         from tui.export import answer_text
 
-        records = [v.record for v in self.conversation.answers if v.record.text]
-        if not records:
+        view = self.selected_answer
+        if view is None:
             self.notify("No answer to copy yet.", severity="warning")
             return
-        text = answer_text(records[-1].text, records[-1].citations)
+        answers = self.conversation.answers
+        which = ("the latest answer" if view is answers[-1]
+                 else f"answer {answers.index(view) + 1} of {len(answers)}")
+        text = answer_text(view.record.text, view.record.citations)
         self.app.copy_to_clipboard(text)
         try:
             self.clipboard_file.parent.mkdir(parents=True, exist_ok=True)
@@ -327,4 +414,4 @@ class ChatScreen(Screen[None]):
             where = f"; also saved to {self.clipboard_file}"
         except OSError as e:
             where = f"; could not save a copy: {e.strerror}"
-        self.notify(f"Copied the last answer{where}", title="Copied", timeout=8)
+        self.notify(f"Copied {which}{where}", title="Copied", timeout=8)

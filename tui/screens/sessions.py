@@ -65,10 +65,12 @@ class SessionsScreen(ModalScreen[SessionsResult]):
         """Fetch the list again (after a rename or delete too)."""
         options = self.query_one(OptionList)
         shown = self._selected()
+        problem: str | None = None
         try:
             self.sessions = await self.client.list_sessions()
         except PaperchatError as e:
-            self.notify(str(e), title="Cannot list sessions", severity="error")
+            problem = str(e)
+            self.notify(problem, title="Cannot list sessions", severity="error")
             self.sessions = []
         highlighted = options.highlighted
         options.clear_options()
@@ -76,7 +78,10 @@ class SessionsScreen(ModalScreen[SessionsResult]):
         # Stay on the same session (a rename moves it to the top); first open: the current.
         ids = [s.id for s in self.sessions]
         keep = shown.id if shown is not None else self.current
-        if not self.sessions:
+        if problem is not None:  # not "no sessions": they could not be fetched
+            options.add_option(Option(Content.from_markup(
+                "[$error]Cannot list sessions: $problem", problem=problem), disabled=True))
+        elif not self.sessions:
             options.add_option(Option("No saved sessions yet.", disabled=True))
         elif keep in ids:
             options.highlighted = ids.index(keep)

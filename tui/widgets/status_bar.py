@@ -65,6 +65,8 @@ class StatusBar(Horizontal):
 
     def set_progress(self, done: int, total: int) -> None:
         """First run: the bundled collection is being indexed."""
+        if not self.is_attached:  # a late call from the ingest thread after quitting
+            return
         bar = self.query_one("#ingest", ProgressBar)
         if not bar.display:
             bar.display = True
