@@ -42,6 +42,7 @@ def _assert_reports(folder: Path) -> dict[str, object]:
     return data
 
 
+@pytest.mark.slow  # two eval runs in CLI processes
 def test_retrieval_json_reports_and_index_cache(tmp_path: Path) -> None:
     code, out, err = invoke("retrieval", "--beir", str(BEIR_DIR), "--modes", "bm25,dense",
                             "--k", "20", "--json", "--out", str(tmp_path / "r1"))

@@ -9,6 +9,8 @@ import pytest
 
 from evals import metrics
 
+pytestmark = pytest.mark.slow  # ranx compiles its metrics with numba on first use
+
 ranx = pytest.importorskip("ranx")
 
 NAMES = ["ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100", "ndcg@3", "precision@5"]

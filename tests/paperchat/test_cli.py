@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow  # CLI processes with an ingest
 def test_ingest_search_papers_json_contract(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = json.loads(cli("ingest", "--json", home=home).stdout)
@@ -62,6 +64,7 @@ def test_ingest_search_papers_json_contract(tmp_path: Path) -> None:
     assert listing["count"] == 119 and len(listing["papers"]) == 119
 
 
+@pytest.mark.slow  # CLI processes with an ingest
 def test_malformed_file_names_the_line_and_leaves_the_index_untouched(tmp_path: Path) -> None:
     home = tmp_path / "home"
     cli("ingest", "--json", home=home)
@@ -76,6 +79,7 @@ def test_malformed_file_names_the_line_and_leaves_the_index_untouched(tmp_path: 
     assert "Fine" not in {p["title"] for p in listing["papers"]}
 
 
+@pytest.mark.slow  # CLI processes with an ingest
 def test_search_on_a_fresh_home_indexes_the_bundled_collection_first(tmp_path: Path) -> None:
     """Like `ask`: the first search fills the default collection, with progress on stderr."""
     proc = cli("search", "brachytherapy segmentation", "-k", "2", home=tmp_path / "home")
@@ -90,6 +94,7 @@ def test_search_on_a_fresh_home_indexes_the_bundled_collection_first(tmp_path: P
     assert json.loads(again.stdout)["results"] and "First run" not in again.stderr
 
 
+@pytest.mark.slow  # five CLI processes
 def test_an_empty_named_collection_names_the_exact_command(tmp_path: Path) -> None:
     home = tmp_path / "home"
     for command in (["search", "graphs"], ["ask", "graphs?"]):
@@ -104,6 +109,7 @@ def test_an_empty_named_collection_names_the_exact_command(tmp_path: Path) -> No
     assert "run `paperchat ingest` (the bundled papers)" in cli("papers", home=home).stderr
 
 
+@pytest.mark.slow  # CLI processes with an ingest
 def test_ingest_prints_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
     proc = cli("ingest", home=tmp_path / "home")
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("Embedding papers: ")]
@@ -131,10 +137,10 @@ def test_bad_input_fails_before_any_heavy_import(args: list[str]) -> None:
     assert error in {"InputError", "ParseError"} and loaded == "[]", out.stdout + out.stderr
 
 
-def test_papers_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+def test_papers_into_a_closed_pipe_exits_quietly(tmp_path: Path, bundled_fake_home: Path
+                                                ) -> None:
     """`paperchat papers | head -1`: no traceback, no 'exit 1' for the reader leaving early."""
-    home = tmp_path / "home"
-    cli("ingest", home=home)
+    home = shutil.copytree(bundled_fake_home, tmp_path / "home")
     env = {**os.environ, "PAPERCHAT_HOME": str(home), "PAPERCHAT_EMBED_PROVIDER": "fake",
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "paperchat", "papers"], cwd=ROOT, env=env,
@@ -152,6 +158,7 @@ def test_an_empty_query_is_named_before_the_empty_collection(tmp_path: Path) -> 
     assert proc.returncode == 2 and "the query is empty" in proc.stderr
 
 
+@pytest.mark.slow  # CLI processes with an ingest
 def test_ask_fills_only_the_default_collection_with_the_bundled_papers(tmp_path: Path) -> None:
     """A mistyped --collection must not quietly become a copy of the bundled collection."""
     home = tmp_path / "home"

@@ -8,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.utils.chroma_server import free_port
 from tests.utils.fake_openai import fake_openai_server
+
+pytestmark = pytest.mark.slow  # each one a CLI process with a first-run ingest
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"question", "answer", "citations", "refused", "engine", "degraded", "usage", "timings"}

@@ -14,7 +14,7 @@ from rag.answer.vectors import SentenceVectors
 from rag.library import Library
 from rag.models import SearchHit
 
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]  # embeds the bundled collection with MiniLM
 
 SUITE = Path(__file__).parents[2] / "evals" / "suites" / "bundled_qa.jsonl"
 HOLDOUT = SUITE.with_name("refusal_holdout.jsonl")

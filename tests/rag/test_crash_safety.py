@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from rag.library import Library
 from rag.settings import Settings
 from tests.conftest import make_papers
@@ -33,6 +35,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # kills an ingest process
 def test_sigkill_mid_ingest_then_rerun(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = Settings(home=home, embed={"provider": "fake"})  # type: ignore[arg-type]

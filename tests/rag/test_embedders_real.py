@@ -33,20 +33,21 @@ TEXTS = [
 ]
 
 
-def test_onnx_graph_matches_sentence_transformers_reference(minilm_home: Path) -> None:
+def test_onnx_graph_matches_sentence_transformers_reference(tmp_path: Path) -> None:
     from rag.embedders.minilm import OnnxMiniLMEmbedder
 
     ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
     assert ref["texts"] == TEXTS
-    vecs = OnnxMiniLMEmbedder(Settings(home=minilm_home)).embed_documents(TEXTS)
+    model = OnnxMiniLMEmbedder(Settings(home=tmp_path))  # builds the graph into tmp_path
+    vecs = model.embed_documents(TEXTS)
     assert vecs.shape == (len(TEXTS), 384) and vecs.dtype == np.float32
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert np.abs(vecs - np.array(ref["vectors"], dtype=np.float32)).max() < 1e-4
     # A query embeds like the same text as a document (batching and padding change nothing).
-    assert np.abs(OnnxMiniLMEmbedder(Settings(home=minilm_home)).embed_query(TEXTS[0])
-                  - vecs[0]).max() < 1e-5
+    assert np.abs(model.embed_query(TEXTS[0]) - vecs[0]).max() < 1e-5
 
 
+@pytest.mark.slow  # imports torch
 def test_onnx_runtime_matches_sentence_transformers(minilm_home: Path) -> None:
     pytest.importorskip("sentence_transformers", reason="the optional `torch` extra")
     from rag.embedders.minilm import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
@@ -75,6 +76,7 @@ def test_default_runtime_builds_its_graph_without_torch(tmp_path: Path) -> None:
     assert [p.suffix for p in (tmp_path / "models").iterdir()] == [".onnx"]  # no temp left
 
 
+@pytest.mark.slow  # embeds the bundled collection with MiniLM
 def test_real_model_search_finds_paraphrased_questions(minilm_library: Library) -> None:
     cases = {
         "what Dice score did the brachytherapy model reach?": "Brachytherapy",

@@ -84,6 +84,7 @@ def test_threads_of_one_process_queue_instead_of_failing(settings: Settings) -> 
     assert len(reports) == 3 and Library(settings).count() == 9
 
 
+@pytest.mark.slow  # two CLI processes
 def test_cli_ingest_says_what_is_going_on_and_exits_7(tmp_path: Path) -> None:
     home = tmp_path / "home"
     papers = tmp_path / "papers.jsonl"

@@ -9,7 +9,7 @@ import pytest
 
 from rag.library import Library
 
-pytestmark = pytest.mark.real_model
+pytestmark = [pytest.mark.real_model, pytest.mark.slow]  # real MiniLM over the bundled suite
 SUITE = Path(__file__).resolve().parents[2] / "evals" / "suites" / "bundled_qa.jsonl"
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from rag.errors import StoreUnavailable
 from rag.library import Library
@@ -21,6 +22,8 @@ from tests.conftest import make_papers
 from tests.reliability.load import LoadRun
 from tests.reliability.procs import ChromaProcess
 from tests.server.live import live_server
+
+pytestmark = pytest.mark.slow  # a Chroma server process, killed and restarted
 
 KINDS = ["ask", "stream", "chat", "chat_stream", "search"]
 NEW = [{"id": "late1", "title": "Tidal energy forecasting",

@@ -121,6 +121,7 @@ def fake_llm() -> Iterator[FakeOpenAI]:
         yield fake
 
 
+@pytest.mark.slow  # many hypothesis examples
 @FAST
 @given(reply=REPLY, chunk=st.integers(1, 7))
 def test_any_model_reply_keeps_the_answer_contract(settings: Settings, fake_llm: FakeOpenAI,

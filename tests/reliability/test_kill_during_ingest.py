@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from rag.library import Library
 from rag.settings import Settings
 from tests.conftest import make_papers
 from tests.reliability.procs import ServeProcess, inspect_collection, serve_env
+
+pytestmark = pytest.mark.slow  # a real server killed and restarted
 
 
 def _all_paper_ids(url: str) -> list[str]:

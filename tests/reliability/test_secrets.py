@@ -108,6 +108,7 @@ def _scan(responses: Iterable[httpx.Response]) -> list[tuple[int, str, list[str]
     return found
 
 
+@pytest.mark.slow  # a real server process
 def test_serve_logs_and_responses_never_hold_a_key(tmp_path: Path) -> None:
     home = tmp_path / "home"
     Library(Settings(home=home, embed={"provider": "fake"})).ingest(  # type: ignore[arg-type]

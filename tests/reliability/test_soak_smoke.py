@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.procs import ROOT
+
+pytestmark = pytest.mark.slow  # runs bench/soak.py
 
 
 def test_soak_script_short_run(tmp_path: Path) -> None:

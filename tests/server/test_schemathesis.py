@@ -15,6 +15,8 @@ from rag.settings import Settings
 from server.app import create_app
 from tests.server.conftest import API_KEY
 
+pytestmark = pytest.mark.slow  # property-based run over the whole API
+
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 

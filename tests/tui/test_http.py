@@ -106,6 +106,7 @@ def served_llm(bundled_fake_home: Path, tmp_path: Path, llm: FakeOpenAI) -> Iter
                      PAPERCHAT_LLM_MAX_RETRIES="0")
 
 
+@pytest.mark.slow  # a real server process
 async def test_same_flow_against_a_real_server(make_app, served, tmp_path) -> None:
     client = HttpClient(served.url, Settings(home=tmp_path / "client-home"))
     app = make_app(client)
@@ -175,6 +176,7 @@ def note(screen) -> str:
     return str(screen.conversation.answers[-1].query_one(".answer-note").render())
 
 
+@pytest.mark.slow  # a real server process
 async def test_a_server_that_stalls_then_stops_mid_session(make_app, served, tmp_path) -> None:
     """Timeout, recovery, then connection refused: each time an inline error and a toast,
     the question back in the prompt, and the chat goes on."""
@@ -209,6 +211,7 @@ async def test_a_server_that_stalls_then_stops_mid_session(make_app, served, tmp
         assert app.is_running
 
 
+@pytest.mark.slow  # a real server process
 async def test_escape_against_a_real_server_stops_the_llm_stream(make_app, served_llm, llm,
                                                                  tmp_path) -> None:
     client = HttpClient(served_llm.url, Settings(home=tmp_path / "client-home"))
