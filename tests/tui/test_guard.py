@@ -8,8 +8,6 @@ import asyncio
 import shutil
 from pathlib import Path
 
-import pytest
-
 from rag.answer.events import DoneEvent, Event, ResetEvent, TokenEvent
 from rag.settings import Settings
 from tests.tui.conftest import SIZE, ask, toasts, wait_for
@@ -31,8 +29,6 @@ def withdrawn_script() -> list[Event]:
             DoneEvent.model_validate(done)]
 
 
-@pytest.mark.xfail(strict=True, reason="the chat screen's `reset` handling lands with firstrun's "
-                   "TUI work (issue 14); remove this mark then")
 async def test_reset_clears_the_streamed_text_before_the_replacement(make_app) -> None:
     gate = asyncio.Event()
     client = FakeClient(withdrawn_script(), gate=gate, gate_after=3)  # after 1st new token
