@@ -156,11 +156,12 @@ async def test_footer_shows_help_and_quit_whole(make_app, size) -> None:
 # -- 5. reopen the last session -----------------------------------------------------------
 def with_saved_session() -> FakeClient:
     client = FakeClient()
-    info = SessionInfo("s-old", "about vision transformers", "2024-01-01T10:00:00",
-                       "2024-01-01T10:00:00", 2)
-    client.sessions["s-old"] = Session(info, [
-        Message("user", "about vision transformers"),
-        Message("assistant", ANSWER, citations())])
+    info = SessionInfo(id="s-old", title="about vision transformers",
+                       created_at="2024-01-01T10:00:00", updated_at="2024-01-01T10:00:00",
+                       message_count=2)
+    client.sessions["s-old"] = Session(**dict(info), messages=[
+        Message(role="user", content="about vision transformers"),
+        Message(role="assistant", content=ANSWER, citations=citations())])
     return client
 
 
@@ -211,7 +212,7 @@ async def test_tokens_are_shown_only_for_model_answers(make_app, size) -> None:
         screen = await ask(pilot, "q")
         assert screen.status_bar.last_text == "last answer 1.2 s"
         events = script()
-        events[-1].data.update(engine="llm")
+        events[-1] = events[-1].model_copy(update={"engine": "llm"})
         client.events = events
         await ask(pilot, "q2")
         assert screen.status_bar.last_text == "last answer 1.2 s · 342 tokens"
