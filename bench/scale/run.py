@@ -107,9 +107,9 @@ class PhaseTimer:
 
     def install(self) -> PhaseTimer:
         for label, (module, cls_name, method) in PHASES.items():
-            cls = getattr(importlib.import_module(module), cls_name)
-            original = cls.__dict__.get(method)
-            if original is None:
+            cls = getattr(importlib.import_module(module), cls_name, None)
+            original = None if cls is None else cls.__dict__.get(method)
+            if original is None:  # not in this version of the code
                 continue
             self._undo.append(functools.partial(setattr, cls, method, original))
             setattr(cls, method, self._wrap(label, original))
