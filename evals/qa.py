@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 RETRIEVE_K = 10
-QA_METRICS = ("recall@5", "mrr@10", "citation_precision", "citation_recall", "fact_recall",
+QA_METRICS = ("recall@5", "mrr@10", "citation_precision", "citation_precision_single",
+              "citation_precision_multi", "supported_precision", "citation_recall",
+              "fact_recall",
               "refusal_accuracy", "false_refusal_rate", "unsupported_rate",
               "latency_p50_ms", "latency_p95_ms")
 JUDGE_METRICS = ("faithfulness", "answer_relevance")
@@ -48,7 +50,7 @@ def score_question(q: Question, retrieved: list[str], answer: Answer,
         "unsupported": sum(1 for s in sentences if not s.get("supported", True)),
         "latency_ms": round(latency_ms, 2),
         "recall@5": None, "mrr@10": None, "citation_precision": None,
-        "citation_recall": None, "fact_recall": None,
+        "supported_precision": None, "citation_recall": None, "fact_recall": None,
     }
     if q.answerable:
         row["recall@5"] = metrics.recall(qrels, retrieved, 5)
@@ -56,6 +58,12 @@ def score_question(q: Question, retrieved: list[str], answer: Answer,
         row["citation_recall"] = len(gold.intersection(cited)) / len(gold)
         if cited:
             row["citation_precision"] = len(gold.intersection(cited)) / len(cited)
+            # A cited paper counts when it is relevant (gold) and some sentence citing it
+            # is supported: a right citation the answer's text actually stands on.
+            backed = {answer.citations[n - 1].paper_id for s in sentences
+                      if s.get("supported") for n in s.get("citations", [])
+                      if 0 < n <= len(answer.citations)}
+            row["supported_precision"] = len(gold & backed) / len(cited)
         if q.facts:
             row["fact_recall"] = len(found) / len(q.facts)
     row["why"] = _why(q, row)
@@ -92,6 +100,12 @@ def aggregate(rows: list[dict[str, Any]], judged: bool = False) -> dict[str, flo
         "recall@5": _mean_of(answerable, "recall@5"),
         "mrr@10": _mean_of(answerable, "mrr@10"),
         "citation_precision": _mean_of(answerable, "citation_precision"),
+        # One paper holds the answer / several do (the per-kind precision).
+        "citation_precision_single": _mean_of([r for r in rows if r["kind"] == "single"],
+                                              "citation_precision"),
+        "citation_precision_multi": _mean_of([r for r in rows if r["kind"] == "multi"],
+                                             "citation_precision"),
+        "supported_precision": _mean_of(answerable, "supported_precision"),
         "citation_recall": _mean_of(answerable, "citation_recall"),
         "fact_recall": _mean_of(answerable, "fact_recall"),
         "refusal_accuracy": metrics.mean([float(r["refused"]) for r in none]),

@@ -108,8 +108,9 @@ def qa_blocks(r: dict[str, Any]) -> list[Block]:
               png=plots.latency_histogram({"ask": r["latencies_ms"]},
                                           "Answer latency per question")),
         Block("figure", "Metrics by kind", name="by_kind", png=plots.kind_bars(
-            r["by_kind"], ["recall@5", "citation_precision", "citation_recall",
-                           "fact_recall", "refusal_accuracy", "false_refusal_rate"])),
+            r["by_kind"], ["recall@5", "citation_precision", "supported_precision",
+                           "citation_recall", "fact_recall", "refusal_accuracy",
+                           "false_refusal_rate"])),
     ]
     failing = [q for q in r["per_question"] if not q["passed"]]
     blocks.append(Block("h2", f"Failing questions ({len(failing)})"))

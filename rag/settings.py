@@ -103,6 +103,18 @@ class AnswerSettings(_Section):
                                          "that may be unsupported.")
 
 
+class RelevanceSettings(_Section):
+    stage: Literal["calibrated", "first-stage"] = Field(
+        "calibrated", description="calibrated: the shipped relevance model decides which "
+        "papers are cited and when to refuse (rag/relevance); first-stage: the top k papers, "
+        "refused by the older fixed thresholds (also used when the embedder is not the one "
+        "the model was fitted on).")
+    cite_bar: float | None = Field(None, ge=0.0, le=1.0, description="Calibrated P(relevant) "
+                                   "a paper needs to be cited; unset = the model's (0.5).")
+    refuse_bar: float | None = Field(None, ge=0.0, le=1.0, description="Refuse when the "
+                                     "calibrated P(answerable) is below; unset = the model's.")
+
+
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Bind address.")
     port: int = Field(8000, ge=0, le=65535, description="Bind port.")
@@ -167,6 +179,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    relevance: RelevanceSettings = Field(default_factory=RelevanceSettings)  # type: ignore[arg-type]
     server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
     tui: TuiSettings = Field(default_factory=TuiSettings)  # type: ignore[arg-type]
 

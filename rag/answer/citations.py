@@ -129,16 +129,27 @@ def sentence_citations(sentence: str) -> list[int]:
     return list(dict.fromkeys(nums))
 
 
-# Support is cosine similarity, so it catches claims cited to the wrong or an off-topic
-# source, not wrong numbers. Measured with MiniLM on the bundled abstracts: a sentence copied
-# from the abstract scores 1.0; ten hand-written paraphrases 0.49-0.91 (median ~0.7); claims
-# on the paper's topic that it does not make 0.22-0.66; off-topic claims 0.08-0.17. The
-# default threshold 0.5 (settings.answer.support_threshold) sits between the last two groups.
+# Support, per answer sentence:
+# - llm engine: the best cosine between the sentence and a sentence (or the title) of a
+#   paper it cites. Support is cosine similarity, so it catches claims cited to the wrong or
+#   an off-topic source, not wrong numbers. Measured with MiniLM on the bundled abstracts: a
+#   sentence copied from the abstract scores 1.0; ten hand-written paraphrases 0.49-0.91
+#   (median ~0.7); claims on the paper's topic that it does not make 0.22-0.66; off-topic
+#   claims 0.08-0.17. The default threshold 0.5 (settings.answer.support_threshold) sits
+#   between the last two groups.
+# - extractive engine (`engine="extractive"` with the `question`): every sentence is copied
+#   from the paper it cites, so the check above says 1.0 by construction. What can be wrong
+#   is the paper or the sentence for the question, so support is the cosine between the
+#   sentence and the question. Measured with MiniLM on the bundled suite's single-paper
+#   questions (best sentence of each top-5 paper): the answering paper's p5 0.505, median
+#   0.649; other papers' median 0.418, p75 0.484: the same 0.5 separates them.
 def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
-                  threshold: float) -> tuple[list[dict[str, Any]], list[Citation]]:
-    """Per-sentence support (best cosine to a sentence of a cited source) and citations.
+                  threshold: float, *, question: str | None = None, engine: str = "llm"
+                  ) -> tuple[list[dict[str, Any]], list[Citation]]:
+    """Per-sentence support (see above) and citations.
 
-    `cited[i]` is the source that renumbered citation i+1 points to.
+    `cited[i]` is the source that renumbered citation i+1 points to; `engine` is the engine
+    that wrote `answer`.
     """
     claims: list[tuple[str, str, list[int]]] = []
     for s in split_sentences(answer):
@@ -149,6 +160,8 @@ def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
         elif nums and claims:  # a marker on its own line belongs to the sentence before
             text, prev_clean, prev_nums = claims[-1]
             claims[-1] = (text, prev_clean, list(dict.fromkeys(prev_nums + nums)))
+    if engine == "extractive" and question:
+        return _quoted_support(claims, cited, vectors, threshold, question)
     source_sents = [[h.title, *split_sentences(h.abstract or h.snippet)] for h in cited]
     # An uncited sentence is judged against every paper the answer cites: models often put
     # one marker at the end of a paragraph about a paper, not on each of its sentences.
@@ -176,6 +189,35 @@ def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
                 sim = max(float(vecs[clean] @ vecs[cand]) for cand in source_sents[n - 1])
                 support = sim if support is None else max(support, sim)
             supported = support is not None and support >= threshold
+        sentences.append({"text": clean, "citations": nums, "support": support,
+                          "supported": supported})
+    citations = [
+        Citation(n=i + 1, paper_id=h.paper_id, title=h.title,
+                 snippet=best[i + 1][1] if i + 1 in best else h.snippet,
+                 support=best[i + 1][0] if i + 1 in best else None)
+        for i, h in enumerate(cited)
+    ]
+    return sentences, citations
+
+
+def _quoted_support(claims: list[tuple[str, str, list[int]]], cited: list[SearchHit],
+                    vectors: SentenceVectors, threshold: float, question: str
+                    ) -> tuple[list[dict[str, Any]], list[Citation]]:
+    """Support of quoted sentences: each one's cosine to the question; a citation's support
+    and snippet are those of its best-supported sentence."""
+    vecs = vectors.lookup([question, *(c[1] for c in claims if c[2])])
+    best: dict[int, tuple[float, str]] = {}
+    sentences: list[dict[str, Any]] = []
+    for _text, clean, nums in claims:
+        support: float | None = None
+        if nums:
+            support = float(vecs[clean] @ vecs[question])
+            for n in nums:
+                if n not in best or support > best[n][0]:
+                    best[n] = (support, clean)
+            supported = support >= threshold
+        else:
+            supported = bool(_META.search(clean))
         sentences.append({"text": clean, "citations": nums, "support": support,
                           "supported": supported})
     citations = [

@@ -92,7 +92,10 @@ class ExtractiveEngine:
                                    self.settings.answer.max_sentences)
         if not chosen:
             return [prompts.NO_SENTENCES_TEXT]
-        pieces = extractive.compose(chosen)
+        # Citable papers the selection quoted nothing from are shown as related too.
+        quoted = len({c.source for c in chosen})
+        pieces = extractive.compose(chosen, related=len(brief.related)
+                                    + len(brief.sources) - quoted)
         facts = extractive.facts(brief.sources, brief.fields, brief.standalone)
         return [pieces[0], *facts, *pieces[1:]]
 

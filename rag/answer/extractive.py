@@ -96,12 +96,19 @@ def cite(sentence: str, n: int) -> str:
     return f"{body.rstrip()} [{n}]{punct or '.'}"
 
 
-def compose(chosen: list[Candidate]) -> list[str]:
-    """Answer pieces to stream: the lead line, then one cited sentence per piece."""
+def compose(chosen: list[Candidate], related: int = 0) -> list[str]:
+    """Answer pieces to stream: the lead line, then one cited sentence per piece.
+
+    The lead counts the papers the answer cites and the `related` ones shown uncited:
+    "1 paper in the collection answers this; 2 more are related:".
+    """
     papers = list(dict.fromkeys(c.source for c in chosen))
     count = len(papers)
     lead = prompts.EXTRACTIVE_LEAD.format(count=count, papers="paper" if count == 1 else
-                                          "papers", verb="speaks" if count == 1 else "speak")
+                                          "papers", verb="answers" if count == 1 else "answer")
+    if related > 0:
+        lead = lead[:-1] + prompts.EXTRACTIVE_RELATED.format(
+            related=related, are="is" if related == 1 else "are") + ":"
     pieces = [lead]
     previous = None
     for c in chosen:

@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rag.answer import followup, guard, limits, prompts
@@ -265,7 +266,7 @@ class Pipeline:
             async with aclosing(self._write(brief, writer, out, clock)) as events:
                 async for event in events:
                     yield event
-        await self._score(writer, False, out)
+        await self._score(writer, False, out, brief.standalone)
         verdict = self._guard(out)
         if not verdict.ok:
             log.warning("grounding guard withdrew an LLM answer: it %s", verdict.reason)
@@ -276,7 +277,7 @@ class Pipeline:
             async with aclosing(self._write(brief, writer, out, clock)) as events:
                 async for event in events:
                     yield event
-            await self._score(writer, False, out)
+            await self._score(writer, False, out, brief.standalone)
 
     async def _write(self, brief: Brief, writer: Writer, out: _Outcome, clock: _Clock
                      ) -> AsyncGenerator[Event, None]:
@@ -323,16 +324,18 @@ class Pipeline:
             return Found(None, found)  # the note is the whole answer
         return Found(assessment, found)
 
-    async def _score(self, writer: Writer, refused: bool, out: _Outcome) -> None:
-        """Per-sentence support and the citations of the text written so far."""
+    async def _score(self, writer: Writer, refused: bool, out: _Outcome,
+                     question: str | None = None) -> None:
+        """Per-sentence support and the citations of the text written so far (for a quoting
+        engine, support is each sentence's relevance to `question`)."""
         if refused:
             out.sentences = [{"text": writer.text, "citations": [], "support": None,
                               "supported": True}]
             out.citations = []
             return
         out.sentences, out.citations = await asyncio.to_thread(
-            score_support, writer.text, writer.cited, self.vectors,
-            self.settings.answer.support_threshold)
+            partial(score_support, question=question, engine=out.engine.name),
+            writer.text, writer.cited, self.vectors, self.settings.answer.support_threshold)
 
     def _save(self, session_id: str, answer: Answer) -> None:
         store = self.sessions()

@@ -58,7 +58,9 @@ Standalone question:"""
 # Answer texts that need no model.
 REFUSAL_TEXT = ("The papers in this collection do not appear to cover this question, so I "
                 "cannot answer it from them.")
-EXTRACTIVE_LEAD = "{count} {papers} in the collection {verb} to this:"
+EXTRACTIVE_LEAD = "{count} {papers} in the collection {verb} this:"
+# Appended to the lead when retrieved papers are shown but not cited (relevance stage).
+EXTRACTIVE_RELATED = "; {related} more {are} related"
 DEGRADED_NOTICE = ("{reason}. This is an extractive answer built from the retrieved abstracts "
                    "instead.")
 GUARD_NOTICE = ("The model's answer {reason}, so it was withdrawn. This is an extractive "

@@ -86,6 +86,17 @@ class FirstStageRelevance:
 
 def make_relevance_stage(settings: Settings, library: Searchable,
                          vectors: SentenceVectors) -> RelevanceStage:
-    """The stage `settings` ask for (the default until a calibrated one lands)."""
-    del library, vectors  # for stages that score sentences with the collection's embedder
+    """The stage `settings` ask for: the calibrated one (rag.relevance) when the collection's
+    embedder is the one its model was fitted on, else the first-stage fallback."""
+    if settings.relevance.stage == "calibrated":
+        from rag.relevance.calibration import RelevanceModel
+        from rag.relevance.stage import CalibratedRelevance
+
+        model = RelevanceModel.load()
+        embedder = getattr(library, "embedder_name", None)
+        if embedder == model.embedder:
+            return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
+                                       refuse_bar=settings.relevance.refuse_bar)
+        log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
+                 "first-stage fallback", embedder, model.embedder)
     return FirstStageRelevance(settings)

@@ -82,8 +82,10 @@ def test_qa_json_reports_and_default_out_dir(qa_library: Library, tmp_path: Path
     assert code == 0, err
     data = json.loads(out)
     assert set(data["metrics"]) == {"recall@5", "mrr@10", "citation_precision",
-                                    "citation_recall", "fact_recall", "refusal_accuracy",
-                                    "false_refusal_rate", "unsupported_rate",
+                                    "citation_precision_single", "citation_precision_multi",
+                                    "supported_precision", "citation_recall", "fact_recall",
+                                    "refusal_accuracy", "false_refusal_rate",
+                                    "unsupported_rate",
                                     "latency_p50_ms", "latency_p95_ms"}
     assert len(data["per_question"]) == 6
     folders = list((tmp_path / "reports").iterdir())

@@ -25,7 +25,11 @@ def test_extractive_answer_is_cited_grouped_and_led(make_assistant: Callable[...
     lead, *paragraphs = answer.answer.split("\n\n")
     n = len(answer.citations)
     assert n >= 2
-    assert lead == f"{n} papers in the collection speak to this:"
+    # The lead counts the cited papers and the retrieved ones shown uncited.
+    related = len(answer.sources) - n
+    assert lead == (f"{n} papers in the collection answer this; {related} more "
+                    f"{'is' if related == 1 else 'are'} related:" if related else
+                    f"{n} papers in the collection answer this:")
     # Grouped by paper: one paragraph per cited paper, numbered in order, each sentence cited.
     assert len(paragraphs) == n
     for i, para in enumerate(paragraphs, 1):

@@ -83,3 +83,26 @@ def test_extractive_answers_quote_the_facts(minilm_library: Library) -> None:
         assert any(c.paper_id in q["gold"] for c in answer.citations), q["id"]
         quoted += all(f.lower() in answer.answer.lower() for f in q["facts"])
     assert quoted >= 25  # 28/30 measured
+
+
+def test_extractive_support_is_relevance_to_the_question(minilm_library: Library) -> None:
+    """A quoted sentence is supported when it answers the question, not because it is
+    copied from its paper (which used to score 1.00 whatever the question)."""
+    abstract = ("The computing expense can be reduced to a tenth or less. Bananas are rich "
+                "in potassium.")
+    hit = SearchHit(rank=1, paper_id="subset",
+                    title="Efficient Neural Network Training via Subset Pretraining", score=1.0,
+                    snippet=abstract[:80], abstract=abstract)
+    answer = "The computing expense can be reduced to a tenth or less [1]. Bananas are rich " \
+             "in potassium [1]."
+    vectors = SentenceVectors(minilm_library.embedder)
+    question = "How much computing expense does training on subsets save?"
+    sentences, citations = score_support(answer, [hit], vectors, threshold=0.5,
+                                         question=question, engine="extractive")
+    on_point, off_topic = sentences
+    assert on_point["supported"] and 0.5 <= on_point["support"] < 0.99
+    assert not off_topic["supported"] and off_topic["support"] < 0.3
+    assert citations[0].support == pytest.approx(on_point["support"])
+    # The same copied sentences as an LLM answer: both are in the paper (support 1.0).
+    llm, _ = score_support(answer, [hit], vectors, threshold=0.5)
+    assert all(s["support"] == pytest.approx(1.0, abs=1e-4) for s in llm)

@@ -1,0 +1,1 @@
+"""The relevance stage: calibrated P(relevant) per (question, paper), citation bar, refusal."""

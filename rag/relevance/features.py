@@ -1,0 +1,150 @@
+"""Features of (question, candidate paper) pairs that keep their meaning across collections.
+
+Nothing here depends on how many papers a collection holds: cosines are absolute (the
+embedder's scale), BM25 enters only relative to the best candidate or as a z-score within
+the candidate list (its scale changes with the collection and the index), ranks are
+within the first stage's list, and term coverage counts the question's own words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer.text import content_terms
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One first-stage paper with what the features read."""
+
+    paper_id: str
+    rank: int  # 1-based rank in the first stage
+    fused: float  # the first stage's fused score
+    dense: float | None  # best chunk cosine (None: not a dense candidate)
+    bm25: float | None  # best chunk BM25 (None: not a keyword candidate)
+    text: str  # title + abstract
+    sentences: np.ndarray  # [n, dim] L2-normalised sentence vectors (n may be 0)
+    title: np.ndarray | None = None  # the title's vector
+
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "dense", "dense_gap", "dense_z",
+    "bm25_rel", "bm25_z",
+    "fused_z", "log_rank",
+    "sent1", "sent2", "sent1_gap", "sent1_z",
+    "cover", "cover_w",
+    "top_dense", "top_sent1", "absent",
+    "title", "title_z", "mean_vec", "mean_vec_z", "sent_lse",
+    "dense_rank", "bm25_rank", "sent_rank",
+)
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    sd = values.std()
+    return (values - values.mean()) / sd if sd > 1e-9 else np.zeros_like(values)
+
+
+def _log_ranks(values: np.ndarray) -> np.ndarray:
+    """log(1 + rank) of each value within the list (0 = the largest)."""
+    return np.log(1 + np.argsort(np.argsort(-values, kind="stable")))
+
+
+def _present(term: str, stems: set[str], text: str) -> bool:
+    return term in stems or (len(term) >= 4 and term in text)
+
+
+def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
+             absent: int = 0) -> np.ndarray:
+    """[len(cands), len(FEATURE_NAMES)] float64 matrix, rows in `cands` order.
+
+    `absent`: question terms the whole collection never uses (a question-level signal).
+    """
+    n = len(cands)
+    out = np.zeros((n, len(FEATURE_NAMES)))
+    if n == 0:
+        return out
+    dense = np.array([c.dense if c.dense is not None else np.nan for c in cands])
+    floor = np.nanmin(dense) if np.isfinite(dense).any() else 0.0
+    dense = np.where(np.isfinite(dense), dense, floor)
+    bm25 = np.array([c.bm25 or 0.0 for c in cands])
+    fused = np.array([c.fused for c in cands])
+    sent = np.zeros((n, 2))
+    title = np.zeros(n)
+    meanv = np.zeros(n)
+    lse = np.zeros(n)
+    for i, c in enumerate(cands):
+        if len(c.sentences):
+            raw = c.sentences @ qvec
+            sims = np.sort(raw)[::-1]
+            sent[i, 0] = sims[0]
+            sent[i, 1] = sims[1] if len(sims) > 1 else sims[0]
+            mv = c.sentences.mean(axis=0)
+            meanv[i] = float(mv @ qvec) / max(float(np.linalg.norm(mv)), 1e-9)
+            lse[i] = np.log(np.exp(10 * raw).sum()) / 10
+        else:
+            sent[i] = dense[i]
+            meanv[i] = lse[i] = dense[i]
+        title[i] = float(c.title @ qvec) if c.title is not None else dense[i]
+    q_terms = content_terms(question)
+    texts = [" ".join(_WORD.findall(c.text.lower())) for c in cands]
+    stems = [set(content_terms(c.text)) for c in cands]
+    has = np.array([[_present(t, stems[i], texts[i]) for t in q_terms] for i in range(n)],
+                   dtype=float).reshape(n, len(q_terms))
+    # A term most candidates contain says little about which one answers (in-list idf).
+    weight = np.array([math.log((n + 1) / (has[:, j].sum() + 0.5)) for j in
+                       range(len(q_terms))])
+    cover = has.mean(axis=1) if q_terms else np.zeros(n)
+    cover_w = has @ weight / weight.sum() if q_terms and weight.sum() > 0 else cover
+    top_bm25 = bm25.max()
+    cols = {
+        "dense": dense,
+        "dense_gap": dense - dense.max(),
+        "dense_z": _z(dense),
+        "bm25_rel": bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n),
+        "bm25_z": _z(bm25),
+        "fused_z": _z(fused),
+        "log_rank": np.log([c.rank for c in cands]),
+        "sent1": sent[:, 0],
+        "sent2": sent[:, 1],
+        "sent1_gap": sent[:, 0] - sent[:, 0].max(),
+        "sent1_z": _z(sent[:, 0]),
+        "cover": cover,
+        "cover_w": cover_w,
+        "top_dense": np.full(n, dense.max()),
+        "top_sent1": np.full(n, sent[:, 0].max()),
+        "absent": np.full(n, float(absent)),
+        "title": title,
+        "title_z": _z(title),
+        "mean_vec": meanv,
+        "mean_vec_z": _z(meanv),
+        "sent_lse": lse,
+        "dense_rank": _log_ranks(dense),
+        "bm25_rank": _log_ranks(bm25),
+        "sent_rank": _log_ranks(sent[:, 0]),
+    }
+    for j, name in enumerate(FEATURE_NAMES):
+        out[:, j] = cols[name]
+    return out
+
+
+QUESTION_FEATURES: tuple[str, ...] = ("top_logit", "absent", "bm25_per_term")
+
+
+def question_features(question: str, top_logit: float, absent: int,
+                      bm25: Sequence[float | None]) -> np.ndarray:
+    """[len(QUESTION_FEATURES)] signals of whether anything answers the question at all.
+
+    `top_logit`: the pair model's best logit among the candidates; `absent`: question terms
+    the collection never uses; `bm25`: the candidates' BM25 scores, whose best is divided by
+    the question's content terms (a near-miss question shares only generic words).
+    """
+    best = max((b or 0.0 for b in bm25), default=0.0)
+    per_term = best / max(len(content_terms(question)), 1)
+    return np.array([top_logit, float(absent), per_term])

@@ -1,0 +1,95 @@
+"""The calibrated relevance stage: which retrieved papers answer a question, and whether any.
+
+For the first stage's top `depth` candidates it computes collection-size-independent
+features (rag.relevance.features), turns them into a calibrated P(relevant) per paper with
+the shipped logistic pair model, re-orders the candidates by it, and decides:
+- refuse when the question model's P(answerable) (the best pair logit, question terms the
+  collection never uses, BM25 per question term) is below `refuse_bar`;
+- otherwise cite the papers of the top k whose P(relevant) reaches `cite_bar` (at least the
+  best one), and list the rest of the top k as related, not cited.
+Model and bars: rag/relevance/data/relevance_model.json, re-fitted by bench/relevance_fit.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.answer.stages import Assessment, Judged
+from rag.relevance.calibration import RelevanceModel
+from rag.relevance.features import Candidate, features, question_features
+from rag.relevance.sentences import EmbeddedSentences, SentenceSource
+
+if TYPE_CHECKING:
+    from rag.answer.vectors import SentenceVectors
+    from rag.models import SearchHit, SearchResponse
+
+log = logging.getLogger(__name__)
+
+
+def absent_count(response: SearchResponse) -> int:
+    """Question terms no chunk of the collection contains (0 without a keyword index)."""
+    return sum(1 for df in (response.term_df or {}).values() if df == 0)
+
+
+class CalibratedRelevance:
+    """`RelevanceStage` over the shipped calibrated model."""
+
+    def __init__(self, model: RelevanceModel, vectors: SentenceVectors, *,
+                 sentences: SentenceSource | None = None, cite_bar: float | None = None,
+                 refuse_bar: float | None = None) -> None:
+        self.model = model
+        self.vectors = vectors
+        self.sentences = sentences or EmbeddedSentences(vectors)
+        self.cite_bar = model.cite_bar if cite_bar is None else cite_bar
+        self.refuse_bar = model.refuse_bar if refuse_bar is None else refuse_bar
+
+    def depth(self, k: int) -> int:
+        return max(k, self.model.depth)
+
+    def score(self, question: str, hits: Sequence[SearchHit],
+              absent: int) -> tuple[np.ndarray, np.ndarray]:
+        """(logit, P(relevant)) per hit, in `hits` order (the first `depth` of them)."""
+        hits = list(hits)[: self.model.depth]
+        if not hits:
+            return np.zeros(0), np.zeros(0)
+        found = self.sentences.sentences(hits)
+        texts = [question, *(h.title for h in hits)]
+        vecs = self.vectors.lookup(texts)
+        qvec = vecs[question]
+        cands = [Candidate(h.paper_id, rank, h.score, h.dense_score, h.bm25_score,
+                           f"{h.title} {h.abstract or h.snippet}",
+                           found[h.paper_id].vectors if h.paper_id in found
+                           else np.zeros((0, qvec.shape[0])), vecs[h.title])
+                 for rank, h in enumerate(hits, 1)]
+        x = features(question, qvec, cands, absent)
+        return self.model.pair.logit(x), self.model.pair.probability(x)
+
+    def answerable(self, question: str, response: SearchResponse, top_logit: float,
+                   absent: int) -> float:
+        """P(the collection answers the question at all)."""
+        hits = response.results[: self.model.depth]
+        x = question_features(question, top_logit, absent, [h.bm25_score for h in hits])
+        return float(self.model.question.probability(x[None, :])[0])
+
+    def assess(self, question: str, response: SearchResponse, k: int) -> Assessment:
+        hits = response.results[: self.model.depth]
+        if not hits:
+            return Assessment([], refuse=True, signals={"answerable": 0.0})
+        absent = absent_count(response)
+        logits, probs = self.score(question, hits, absent)
+        p_answer = self.answerable(question, response, float(logits.max()), absent)
+        order = sorted(range(len(hits)), key=lambda i: (-probs[i], i))[:k]
+        signals = {"answerable": round(p_answer, 4), "absent": absent,
+                   "top_relevance": round(float(probs.max()), 4)}
+        if p_answer < self.refuse_bar:
+            log.debug("refused %r: %s", question, signals)
+            return Assessment([], refuse=True, signals=signals)
+        judged = [Judged(hits[i].model_copy(update={"relevance": float(probs[i])}),
+                         float(probs[i]), n == 0 or probs[i] >= self.cite_bar)
+                  for n, i in enumerate(order)]
+        papers = [j for j in judged if j.cited] + [j for j in judged if not j.cited]
+        return Assessment(papers, refuse=False, signals=signals)

@@ -1,0 +1,157 @@
+"""The calibrated relevance stage: bounded monotone calibration, the citation bar, refusal
+without an LLM call on a small collection the model was never fitted on (real MiniLM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.answer.service import Assistant
+from rag.answer.stages import make_relevance_stage
+from rag.answer.vectors import SentenceVectors
+from rag.library import Library
+from rag.relevance.calibration import (
+    Model,
+    RelevanceModel,
+    fit_isotonic,
+    fit_logistic,
+    logistic_model,
+)
+from rag.relevance.features import FEATURE_NAMES, QUESTION_FEATURES
+from rag.relevance.stage import CalibratedRelevance
+from rag.settings import Settings
+from tests.rag.conftest import ANSWER_PAPERS, OUT_OF_SCOPE, TEST_KEY
+from tests.utils.fake_openai import FakeOpenAI
+
+MAE_Q = "Which method masks 75 percent of image patches and reaches 87.8 percent on ImageNet?"
+
+
+def test_the_shipped_model_matches_the_feature_code() -> None:
+    model = RelevanceModel.load()
+    assert model.pair.names == FEATURE_NAMES
+    assert model.question.names == QUESTION_FEATURES
+    assert 0.0 < model.refuse_bar < model.cite_bar < 1.0
+    assert model.embedder == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize("part", ["pair", "question"])
+def test_probability_is_bounded_and_monotone_in_the_logit(part: str) -> None:
+    model: Model = getattr(RelevanceModel.load(), part)
+    rng = np.random.default_rng(0)
+    x = model.mean + model.scale * rng.normal(0, 3, (500, len(model.names)))
+    x[:5] *= 1e6  # far outside anything seen in fitting
+    p = model.probability(x)
+    assert np.all((p >= 0.0) & (p <= 1.0)) and np.isfinite(p).all()
+    order = np.argsort(model.logit(x))
+    assert np.all(np.diff(p[order]) >= 0)
+
+
+def test_isotonic_step_keeps_the_probability_monotone_and_bounded() -> None:
+    rng = np.random.default_rng(1)
+    raw = rng.uniform(0, 1, 2000)
+    y = (rng.uniform(0, 1, 2000) < raw ** 2).astype(float)
+    kx, ky = fit_isotonic(raw, y, min_block=50)
+    assert np.all(np.diff(kx) > 0) and np.all(np.diff(ky) >= 0)
+    assert ky[0] >= 0 and ky[-1] <= 1
+    m = Model(("a",), np.zeros(1), np.ones(1), np.ones(1), 0.0, kx, ky, {})
+    p = m.probability(np.linspace(-50, 50, 101)[:, None])
+    assert np.all(np.diff(p) >= 0) and p.min() >= 0 and p.max() <= 1
+    # The calibrated probability tracks the observed rate (raw**2), not the raw score.
+    assert abs(float(np.interp(0.5, kx, ky)) - 0.25) < 0.08
+
+
+def test_logistic_fit_learns_the_signal_and_round_trips_through_json(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 1, (1000, 2))
+    y = (x[:, 0] + 0.1 * rng.normal(0, 1, 1000) > 0).astype(float)
+    _mean, _scale, w, _b = fit_logistic(x, y)
+    assert w[0] > 3 and abs(w[1]) < 0.5
+    pair = logistic_model(("a", "b"), x, y)
+    model = RelevanceModel(pair, pair, 0.5, 0.1, 30, "emb", {})
+    model.save(tmp_path / "m.json")
+    again = RelevanceModel.load(tmp_path / "m.json")
+    assert np.allclose(again.pair.probability(x), model.pair.probability(x))
+    assert (again.cite_bar, again.refuse_bar, again.depth) == (0.5, 0.1, 30)
+
+
+@pytest.fixture(scope="module")
+def small_minilm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six papers (none of them in SciFact or the bundled suite) embedded with MiniLM."""
+    home = tmp_path_factory.mktemp("relevance-minilm")
+    Library(Settings(home=home, embed={"provider": "minilm"})).ingest(  # type: ignore[arg-type]
+        ANSWER_PAPERS)
+    return home
+
+
+@pytest.fixture
+def minilm_small(small_minilm: Path, monkeypatch: pytest.MonkeyPatch) -> Library:
+    monkeypatch.setenv("PAPERCHAT_HOME", str(small_minilm))
+    monkeypatch.setenv("PAPERCHAT_EMBED_PROVIDER", "minilm")
+    return Library(Settings(home=small_minilm, embed={"provider": "minilm"}))  # type: ignore[arg-type]
+
+
+@pytest.mark.slow  # real MiniLM: ~40 s to build the small collection once
+def test_the_calibrated_stage_is_the_default_with_minilm_only(minilm_small: Library,
+                                                                library: Library) -> None:
+    vectors = SentenceVectors(minilm_small.embedder)
+    stage = make_relevance_stage(minilm_small.settings, minilm_small, vectors)
+    assert isinstance(stage, CalibratedRelevance)
+    # The fake embedder's cosines mean nothing to the model: the first-stage fallback.
+    fake = make_relevance_stage(library.settings, library, SentenceVectors(library.embedder))
+    assert not isinstance(fake, CalibratedRelevance)
+    off = minilm_small.settings.with_overrides(relevance__stage="first-stage")
+    assert not isinstance(make_relevance_stage(off, minilm_small, vectors), CalibratedRelevance)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bar", [0.5, 0.05, 0.99])
+def test_a_paper_below_the_bar_is_never_cited(minilm_small: Library, bar: float) -> None:
+    stage = CalibratedRelevance(RelevanceModel.load(), SentenceVectors(minilm_small.embedder),
+                                cite_bar=bar)
+    response = minilm_small.search(MAE_Q, stage.depth(5))
+    verdict = stage.assess(MAE_Q, response, 5)
+    assert not verdict.refuse
+    assert verdict.citable[0].paper_id == "mae"
+    best = max(j.relevance or 0.0 for j in verdict.papers)
+    for j in verdict.papers:
+        assert j.relevance is not None and 0.0 <= j.relevance <= 1.0
+        assert j.hit.relevance == j.relevance
+        # Cited: clears the bar, or is the one best paper of a question the stage answers.
+        assert j.cited == (j.relevance >= bar or j.relevance == best)
+    # Citable first, then related, each by relevance.
+    flags = [j.cited for j in verdict.papers]
+    assert flags == sorted(flags, reverse=True)
+    if bar == 0.99:
+        assert len(verdict.citable) == 1 and len(verdict.related) == len(verdict.papers) - 1
+
+
+@pytest.mark.slow
+def test_answers_cite_only_papers_that_clear_the_bar(minilm_small: Library,
+                                                     fake_openai: FakeOpenAI) -> None:
+    assistant = Assistant(minilm_small.settings, minilm_small)
+    answer = assistant.ask(MAE_Q, engine="extractive")
+    assert not answer.refused
+    assert [c.paper_id for c in answer.citations] == ["mae"]
+    assert answer.answer.startswith("1 paper in the collection answers this")
+    bar = minilm_small.settings.relevance.cite_bar or RelevanceModel.load().cite_bar
+    by_id = {s.paper_id: s for s in answer.sources}
+    assert by_id["mae"].relevance is not None and by_id["mae"].relevance >= bar
+    others = [s for s in answer.sources if s.paper_id != "mae"]
+    assert all(s.relevance is not None and s.relevance < bar for s in others)
+
+
+@pytest.mark.slow
+def test_out_of_scope_is_refused_without_an_llm_call(minilm_small: Library,
+                                                     fake_openai: FakeOpenAI) -> None:
+    settings = minilm_small.settings.with_overrides(llm__base_url=fake_openai.base_url,
+                                                    llm__api_key=TEST_KEY, llm__max_retries=0)
+    assistant = Assistant(settings, minilm_small)
+    for question in (OUT_OF_SCOPE, "How are quantum error correcting codes decoded?"):
+        answer = assistant.ask(question)
+        assert answer.refused and answer.citations == [] and answer.sources == []
+    assert fake_openai.chat_requests == []
+    # The same assistant answers (and calls the model) when a paper answers.
+    answer = assistant.ask(MAE_Q)
+    assert not answer.refused and len(fake_openai.chat_requests) == 1
