@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from rag.library import Library
 
-FEATURE_INPUTS = 2  # bump when what is collected per question changes
+FEATURE_INPUTS = 3  # bump when what is collected per question changes (3: tantivy BM25)
 DEPTH = 100  # first-stage papers kept per question (the eval's k: same first-stage ranking)
 SCIFACT = Path(os.environ.get("PAPERCHAT_SCIFACT", "/work/shared/benchmarks/scifact-train"))
 DATASETS = ("scifact", "bundled", "holdout", "scifact-oos")

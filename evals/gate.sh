@@ -26,13 +26,21 @@ OUT=${PAPERCHAT_GATE_OUT:-reports/gate}
 #   fact_recall 0.869  refusal_accuracy 0.625  false_refusal_rate 0.000  unsupported_rate 0.000
 # Refusal re-measured after absent question terms counted: refusal_accuracy 0.750 (12/16),
 #   false_refusal_rate 0.000; held-out suite (evals/suites/refusal_holdout.jsonl) 22/30, 1/32.
+# Relevance stage (issue 11, rag/relevance; 2026-11-30, after the tantivy BM25 landing):
+#   the answer cites the papers that answer (not all five), so citation recall is lower
+#   than before by design; a quoted sentence's support is no longer 1.00 by construction.
+#   recall@5 0.951  mrr@10 0.988  citation_precision 0.991  citation_precision_single 0.989
+#   supported_precision 0.982  citation_recall 0.879  fact_recall 0.869
+#   refusal_accuracy 0.812  false_refusal_rate 0.000  unsupported_rate 0.017
 exec "$PY" -m paperchat eval qa --engine extractive --out "$OUT" \
   --min recall@5=0.92 \
   --min mrr@10=0.95 \
-  --min citation_precision=0.55 \
-  --min citation_recall=0.89 \
-  --min fact_recall=0.82 \
-  --min refusal_accuracy=0.62 \
+  --min citation_precision=0.95 \
+  --min citation_precision_single=0.95 \
+  --min supported_precision=0.95 \
+  --min citation_recall=0.85 \
+  --min fact_recall=0.84 \
+  --min refusal_accuracy=0.75 \
   --max false_refusal_rate=0.03 \
-  --max unsupported_rate=0.03 \
+  --max unsupported_rate=0.04 \
   "$@"

@@ -40,9 +40,14 @@ def test_extractive_answer_is_cited_grouped_and_led(make_assistant: Callable[...
     assert [ranks[c.paper_id] for c in answer.citations] == sorted(
         ranks[c.paper_id] for c in answer.citations)
     assert {c.paper_id for c in answer.citations} >= {"mae", "medvit"}
-    # Every quoted sentence is copied from its paper, so support is (near) perfect.
-    assert not answer.unsupported
-    assert all(c.support is not None and c.support > 0.99 for c in answer.citations)
+    # Support of a quoted sentence is its relevance to the question (here, with no calibrated
+    # stage for the fake embedder, its cosine to the question), never a copy's 1.0.
+    quoted = [s for s in answer.sentences if s["citations"]]
+    assert quoted and all(s["support"] is not None and s["support"] < 0.99 for s in quoted)
+    assert all(s["supported"] == (s["support"] >= 0.5) for s in quoted)
+    # A citation's support is its best quoted sentence's.
+    for c in answer.citations:
+        assert c.support == max(s["support"] for s in quoted if c.n in s["citations"])
 
 
 def test_extractive_is_deterministic(make_assistant: Callable[..., Assistant]) -> None:
