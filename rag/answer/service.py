@@ -21,9 +21,10 @@ from rag.answer.llm import ChatModel
 from rag.answer.models import Answer
 from rag.answer.pipeline import Pipeline, Request
 from rag.answer.searchable import Searchable
-from rag.answer.stages import RelevanceStage, make_relevance_stage
+from rag.answer.stages import RelevanceStage
 from rag.answer.vectors import SentenceVectors
 from rag.errors import ConfigError, InputError, PaperchatError
+from rag.relevance.stage import make_relevance_stage
 from rag.sessions import SessionStore
 from rag.sessions import history as session_history
 

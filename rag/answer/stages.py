@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rag.answer import refusal
 
 if TYPE_CHECKING:
-    from rag.answer.searchable import Searchable
-    from rag.answer.vectors import SentenceVectors
     from rag.models import SearchHit, SearchResponse
     from rag.settings import Settings
 
@@ -82,21 +80,3 @@ class FirstStageRelevance:
         return Assessment(papers, refuse=not verdict.relevant, signals={
             "score": verdict.score, "top_cosine": verdict.top_cosine,
             "bm25_per_term": verdict.bm25_per_term, "absent": list(verdict.absent)})
-
-
-def make_relevance_stage(settings: Settings, library: Searchable,
-                         vectors: SentenceVectors) -> RelevanceStage:
-    """The stage `settings` ask for: the calibrated one (rag.relevance) when the collection's
-    embedder is the one its model was fitted on, else the first-stage fallback."""
-    if settings.relevance.stage == "calibrated":
-        from rag.relevance.calibration import RelevanceModel
-        from rag.relevance.stage import CalibratedRelevance
-
-        model = RelevanceModel.load()
-        embedder = getattr(library, "embedder_name", None)
-        if embedder == model.embedder:
-            return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
-                                       refuse_bar=settings.relevance.refuse_bar)
-        log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
-                 "first-stage fallback", embedder, model.embedder)
-    return FirstStageRelevance(settings)

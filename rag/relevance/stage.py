@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.answer.stages import Assessment, Judged
+from rag.answer.stages import Assessment, FirstStageRelevance, Judged, RelevanceStage
 from rag.relevance.calibration import RelevanceModel
 from rag.relevance.features import Candidate, features, question_features
 from rag.relevance.sentences import EmbeddedSentences, SentenceSource
 
 if TYPE_CHECKING:
+    from rag.answer.searchable import Searchable
     from rag.answer.vectors import SentenceVectors
     from rag.models import SearchHit, SearchResponse
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +95,18 @@ class CalibratedRelevance:
                   for n, i in enumerate(order)]
         papers = [j for j in judged if j.cited] + [j for j in judged if not j.cited]
         return Assessment(papers, refuse=False, signals=signals)
+
+
+def make_relevance_stage(settings: Settings, library: Searchable,
+                         vectors: SentenceVectors) -> RelevanceStage:
+    """The stage `settings` ask for: the calibrated one when the collection's embedder is
+    the one its model was fitted on, else the first-stage fallback (rag.answer.stages)."""
+    if settings.relevance.stage == "calibrated":
+        model = RelevanceModel.load()
+        embedder = getattr(library, "embedder_name", None)
+        if embedder == model.embedder:
+            return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
+                                       refuse_bar=settings.relevance.refuse_bar)
+        log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
+                 "first-stage fallback", embedder, model.embedder)
+    return FirstStageRelevance(settings)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from rag.answer.service import Assistant
-from rag.answer.stages import make_relevance_stage
 from rag.answer.vectors import SentenceVectors
 from rag.library import Library
 from rag.relevance.calibration import (
@@ -20,7 +19,7 @@ from rag.relevance.calibration import (
     logistic_model,
 )
 from rag.relevance.features import FEATURE_NAMES, QUESTION_FEATURES
-from rag.relevance.stage import CalibratedRelevance
+from rag.relevance.stage import CalibratedRelevance, make_relevance_stage
 from rag.settings import Settings
 from tests.rag.conftest import ANSWER_PAPERS, OUT_OF_SCOPE, TEST_KEY
 from tests.utils.fake_openai import FakeOpenAI
