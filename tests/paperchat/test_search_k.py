@@ -12,6 +12,9 @@ from rag.vocab import K_MAX
 from tests.conftest import make_papers
 from tests.paperchat.test_cli import cli
 
+# Six CLI processes, one an ingest: ~19 s on the shared 2 cores (fast tier: not slow).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
