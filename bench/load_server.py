@@ -91,13 +91,16 @@ def _env(home: Path, embed: str) -> dict[str, str]:
 
 @contextmanager
 def served(embed: str = "minilm", url: str | None = None, home: Path | None = None,
-           extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+           extra_env: dict[str, str] | None = None,
+           template: Path | None = None) -> Iterator[Server]:
     """A `paperchat serve` over the bundled collection in a temp home (or `url` as is)."""
     if url:
         yield Server(url.rstrip("/"))
         return
     own_home = home is None
     home = home or Path(tempfile.mkdtemp(prefix="paperchat-bench-"))
+    if template is not None:  # a home with the bundled collection ingested: copied, reused
+        shutil.copytree(template, home, dirs_exist_ok=True)
     env = {**_env(home, embed), **(extra_env or {})}
     paperchat = [sys.executable, "-m", "paperchat"]
     timings: dict[str, float] = {}
@@ -224,21 +227,25 @@ async def _clients(client: httpx.AsyncClient, clients: int, qs: list[str],
 
 async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[dict[str, str]],
                           qs: list[str], headers: dict[str, str]) -> dict[str, object]:
-    """Asks with no ingest for `seconds`, then asks while `papers` are ingested over HTTP."""
+    """Asks with no ingest for `seconds`, then while `papers` are ingested over HTTP, then
+    again with no ingest (the idle phases on both sides spread the shared machine's drift)."""
     limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600,
                                  headers=headers) as client:
-        idle, busy = Level(clients), Level(clients)
-        stop = asyncio.Event()
-        t0 = time.perf_counter()
-        task = asyncio.create_task(_clients(client, clients, qs, stop, idle))
-        await asyncio.sleep(seconds)
-        stop.set()
-        await task
-        idle.seconds = time.perf_counter() - t0
+        async def idle_phase() -> Level:
+            level, stop = Level(clients), asyncio.Event()
+            t0 = time.perf_counter()
+            task = asyncio.create_task(_clients(client, clients, qs, stop, level))
+            await asyncio.sleep(seconds)
+            stop.set()
+            await task
+            level.seconds = time.perf_counter() - t0
+            return level
 
-        stop = asyncio.Event()
+        before = await idle_phase()
+        busy, stop = Level(clients), asyncio.Event()
         seen: list[tuple[float, int]] = []
+        t0 = time.perf_counter()
 
         async def watch() -> None:  # what a reader sees while the upload runs
             while not stop.is_set():
@@ -246,7 +253,6 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
                 seen.append((round(time.perf_counter() - t0, 2), r.json().get("papers", -1)))
                 await asyncio.sleep(0.5)
 
-        t0 = time.perf_counter()
         asking = asyncio.create_task(_clients(client, clients, qs, stop, busy))
         watching = asyncio.create_task(watch())
         await asyncio.sleep(0.5)  # the askers are under way before the upload starts
@@ -256,11 +262,15 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
         stop.set()
         await asyncio.gather(asking, watching)
         busy.seconds = time.perf_counter() - t0
-    report = r.json()
+        after = await idle_phase()
+    idle = Level(clients, latencies_ms=before.latencies_ms + after.latencies_ms)
     ratios = {f"{q}_ratio": round(pct(busy.latencies_ms, x) / pct(idle.latencies_ms, x), 2)
               for q, x in (("p50", 0.5), ("p95", 0.95))}
-    return {"scenario": "ingest", "clients": clients, "idle": idle.summary(),
-            "with_ingest": busy.summary(), **ratios,
+    report = r.json()
+    return {"scenario": "ingest", "clients": clients, "idle_before": before.summary(),
+            "with_ingest": busy.summary(), "idle_after": after.summary(),
+            "idle_p50_ms": round(pct(idle.latencies_ms, 0.5), 1),
+            "idle_p95_ms": round(pct(idle.latencies_ms, 0.95), 1), **ratios,
             "ingest": {"status": r.status_code, "seconds": round(ingest_s, 2),
                        "added": report.get("added"), "papers": report.get("papers")},
             "papers_seen_during_ingest": seen}
@@ -323,6 +333,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50, help="ingest: concurrent askers.")
     ap.add_argument("--papers", type=int, default=300, help="ingest: papers uploaded.")
     ap.add_argument("--abandoned", type=int, default=45, help="abandon: asks left behind.")
+    ap.add_argument("--home-template", type=Path, help="Copy this data dir (the bundled "
+                    "collection already ingested with the same model) instead of ingesting "
+                    "it afresh; the copy is deleted afterwards.")
     args = ap.parse_args()
     if args.url and not args.url.startswith(("http://127.", "http://localhost", "http://[::1]")):
         raise SystemExit("--url must be a loopback address")
@@ -361,8 +374,10 @@ def run_scenario(args: argparse.Namespace, qs: list[str],
             "load_before": [round(x, 2) for x in os.getloadavg()]}
     if args.scenario == "ingest":
         papers = scifact_papers(args.papers)
-        with served(args.embed, args.url) as server:
-            asyncio.run(run_level(server.url, 1, 600, args.warmup, qs, headers))
+        with served(args.embed, args.url, template=args.home_template) as server:
+            # Every question once: the answer's sentence vectors are cached, as they would
+            # be on a server that has run for a while.
+            asyncio.run(run_level(server.url, 4, 600, max(args.warmup, len(qs)), qs, headers))
             result = asyncio.run(ingest_scenario(server.url, args.clients, args.seconds,
                                                  papers, qs, headers))
         return {**result, **meta, "setup": server.setup_s,
@@ -370,7 +385,8 @@ def run_scenario(args: argparse.Namespace, qs: list[str],
     with fake_openai_server(default_reply=" ".join(["word"] * 1200)) as fake:
         fake.chunk_delay = 0.05  # a 60 s answer unless someone stops it
         env = {"PAPERCHAT_LLM_BASE_URL": fake.base_url, "PAPERCHAT_LLM_MAX_RETRIES": "0"}
-        with served(args.embed, args.url, extra_env=env) as server:
+        with served(args.embed, args.url, extra_env=env,
+                    template=args.home_template) as server:
             result = asyncio.run(abandon_scenario(server.url, fake, args.abandoned, qs,
                                                   headers))
     return {**result, **meta, "load_after": [round(x, 2) for x in os.getloadavg()]}

@@ -105,8 +105,10 @@ def _check_unique(papers: Sequence[Paper]) -> None:
 
 def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebuild: bool,
                progress: Callable[[int, int], None] | None,
-               max_prune_share: float | None = None) -> Written:
-    """Write `papers` into the collection; see the module docstring."""
+               max_prune_share: float | None = None,
+               embedder: Embedder | None = None) -> Written:
+    """Write `papers` into the collection; see the module docstring. `embedder` (same
+    identity as parts.embedder) embeds the documents instead, e.g. a worker process."""
     t0 = time.perf_counter()
     _check_unique(papers)
     name = parts.settings.collection
@@ -147,7 +149,7 @@ def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebu
             progress(len(papers), len(papers))
         return Written(report, None)
 
-    embedder = parts.embedder if todo else None
+    embedder = (embedder or parts.embedder) if todo else None
     token = uuid.uuid4().hex
     target.begin_write(*(embedder.name, embedder.dimension) if embedder
                        else parts.embedder_identity(), token)

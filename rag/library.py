@@ -275,7 +275,8 @@ class Library:
     def ingest(self, papers: Sequence[Paper], *, prune: bool = False, rebuild: bool = False,
                progress: Progress | None = None, wait: float | None = None,
                on_wait: Callable[[], None] | None = None,
-               max_prune_share: float | None = None) -> IngestReport:
+               max_prune_share: float | None = None,
+               embedder: Embedder | None = None) -> IngestReport:
         """Bring the collection in line with `papers` (see rag/indexer.py).
 
         One writer per collection: threads of this process queue on a lock; other processes
@@ -284,7 +285,9 @@ class Library:
         database) up to `wait` seconds (default settings.ingest_wait),
         calling `on_wait` once if they have to wait, then raise IngestBusy. With
         `max_prune_share`, a prune that would remove more than that share of the stored
-        papers raises PruneRefused before writing anything."""
+        papers raises PruneRefused before writing anything. `embedder` (same model identity
+        as the library's) embeds this ingest's documents instead of `self.embedder`, e.g.
+        one running in another process (rag.embedders.worker)."""
         wait = self.settings.ingest_wait if wait is None else wait
         with self._write_lock, self._collection_lock(wait, on_wait) as lease:
             self._catch_up()  # write through a client that sees the others' writes
@@ -295,7 +298,8 @@ class Library:
                     progress(done, total)
 
             written = run_ingest(self, papers, prune=prune, rebuild=rebuild,
-                                 progress=checked, max_prune_share=max_prune_share)
+                                 progress=checked, max_prune_share=max_prune_share,
+                                 embedder=embedder)
             if written.replaced_store is not None:
                 self._store = written.replaced_store
             if written.generation is not None:  # our own write: nothing to catch up with

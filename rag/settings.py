@@ -129,6 +129,13 @@ class ServerSettings(_Section):
                              "(ask, ask/stream, chat/completions); more wait in a queue.")
     max_queued_answers: int = Field(64, ge=0, le=100_000, description="Answers waiting for "
                                     "a slot; past that a request gets 503 with Retry-After.")
+    ingest_embedding: Literal["auto", "process", "inline"] = Field(
+        "auto", description="Where an HTTP ingest embeds its papers: process = a worker "
+        "process at lower CPU priority (ingest_nice), so answers keep their speed meanwhile; "
+        "inline = in the server process; auto = process for the local minilm model, inline "
+        "for the fake and openai embedders.")
+    ingest_nice: int = Field(10, ge=0, le=19, description="Niceness of the ingest worker "
+                             "process (higher = lower priority than answering).")
     prune_max_share: float = Field(0.2, ge=0.0, le=1.0, description="A prune over HTTP that "
                                    "would remove more than this share of the collection "
                                    "needs confirm=true.")

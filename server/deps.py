@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from rag.answer.service import Assistant
+from rag.embedders import Embedder
 from rag.library import Library
 from rag.sessions import SessionStore
 from rag.settings import Settings
@@ -32,7 +33,13 @@ async def get_sessions(request: Request) -> SessionStore:
     return request.app.state.sessions  # type: ignore[no-any-return]  # app.state is untyped
 
 
+async def get_ingest_embedder(request: Request) -> Embedder | None:
+    """The embedder HTTP ingests use (a worker process), None for the library's own."""
+    return getattr(request.app.state, "ingest_embedder", None)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 SessionsDep = Annotated[SessionStore, Depends(get_sessions)]
+IngestEmbedderDep = Annotated[Embedder | None, Depends(get_ingest_embedder)]

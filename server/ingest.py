@@ -19,7 +19,7 @@ from ingest.parsers import decode_utf8, parse_text
 from ingest.pipeline import ingest_parsed
 from rag.errors import InputError
 from rag.models import IngestReport
-from server.deps import LibraryDep, SettingsDep
+from server.deps import IngestEmbedderDep, LibraryDep, SettingsDep
 from server.errors import BadParameter
 from server.schemas import PaperIn, error_responses
 
@@ -48,6 +48,7 @@ async def ingest(
     request: Request,
     library: LibraryDep,
     settings: SettingsDep,
+    embedder: IngestEmbedderDep,
     format: Annotated[Format | None, Query(description="Format of an uploaded file; "
                                            "detected when absent. Not for JSON bodies.")] = None,
     prune: Annotated[bool, Query(description="Remove papers not in this upload.")] = False,
@@ -64,6 +65,14 @@ async def ingest(
     A prune that would remove more than server.prune_max_share (default 20%) of the
     collection is refused with 409 `prune_unconfirmed`, saying how many papers it would
     remove (`would_remove`, `papers`), unless `confirm=true`; nothing is written then.
+
+    Questions keep being answered meanwhile: the papers are embedded in a separate worker
+    process at lower CPU priority (server.ingest_embedding). What readers see while it runs:
+    the papers are written in batches of 64, each paper whole (its old or its new version,
+    never neither), so the paper count and semantic (dense) search grow batch by batch;
+    keyword (BM25) matches for the new text arrive when the whole ingest has finished; a
+    prune removes papers at the end. If the ingest fails midway, the batches already
+    written stay; sending the same upload again completes it.
     """
     unknown = sorted(set(request.query_params) - _PARAMETERS)
     if unknown:
@@ -77,7 +86,7 @@ async def ingest(
     # Another process's ingest (the CLI) holds the collection: 409 at once rather than a
     # request hanging for minutes; ingests of this server queue on the in-process lock.
     return await run_in_threadpool(lambda: ingest_parsed(
-        library, parsed, prune=prune, wait=0, max_prune_share=share))
+        library, parsed, prune=prune, wait=0, max_prune_share=share, embedder=embedder))
 
 
 async def _read_upload(request: Request, format: str | None) -> tuple[str, str, str | None]:

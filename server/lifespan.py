@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from rag.answer.service import Assistant
 from rag.db.writers import make_writer_lock
+from rag.embedders.worker import ProcessEmbedder
 from rag.errors import PaperchatError
 from rag.library import Library
 from rag.sessions import SessionStore
@@ -58,6 +59,16 @@ def migrate(sessions: SessionStore) -> str | None:
         return e.code
 
 
+def ingest_embedder(settings: Settings) -> ProcessEmbedder | None:
+    """The embedder an HTTP ingest uses (server.ingest_embedding); None: the library's own."""
+    mode = settings.server.ingest_embedding
+    if mode == "auto":
+        mode = "process" if settings.embed.provider == "minilm" else "inline"
+    if mode == "inline":
+        return None
+    return ProcessEmbedder(settings, nice=settings.server.ingest_nice)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the Library, SessionStore and Assistant from `app.state.settings`."""
@@ -71,5 +82,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.slots = AnswerSlots(settings.server.max_answers,
                                   settings.server.max_queued_answers)
     await to_thread.run_sync(migrate, sessions)
+    app.state.ingest_embedder = worker = ingest_embedder(settings)
     await to_thread.run_sync(warm_up, library)
-    yield
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await to_thread.run_sync(worker.close)

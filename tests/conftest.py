@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from rag.library import Library
 from rag.models import Paper
@@ -17,6 +18,13 @@ if TYPE_CHECKING:
     from tests.utils.postgres import PostgresServer
 
 DATA = Path(__file__).parent / "data"
+
+# Property-based tests (hypothesis, schemathesis) are derandomised in CI: the same examples on
+# every run, so a failure is reproducible and a pass is not luck. `bench/fuzz_nightly.sh`
+# runs them with HYPOTHESIS_PROFILE=nightly: random examples, many more of them.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("nightly", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,13 @@
 """Property-based: requests generated from our own OpenAPI schema never get a 5xx or a
-response that breaks the schema (schemathesis 4, bounded examples, fake embedder)."""
+response that breaks the schema (schemathesis 4, bounded examples, fake embedder).
+
+Derandomised (tests/conftest.py's hypothesis profile): CI sends the same cases every run.
+The randomised, longer run is `bench/fuzz_nightly.sh` (SCHEMATHESIS_N examples per route).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -42,7 +47,7 @@ _EXCLUDED = {("POST", "/v1/chat/completions"): [positive_data_acceptance],
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=int(os.environ.get("SCHEMATHESIS_N", "25")), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.function_scoped_fixture])
 def test_api_conforms_to_its_schema(case: Any) -> None:
