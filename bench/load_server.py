@@ -20,9 +20,10 @@ p95 with ingest <= 3x idle p95, 0 errors), the ingest's duration, and the paper 
 
 --scenario abandon (issue 13): the server's llm engine streams from the tests' fake
 OpenAI server (60 s replies); --abandoned non-streamed /v1/ask requests are sent and their
-clients hang up after 1 s; then GET /v1/search is timed until it is back to its idle
-latency. Reports idle search latency, the first searches after the abandonment, and how
-long until the fake LLM saw every stream closed.
+clients hang up after --abandon-after (3) s; then GET /v1/search is timed for 3 s. Reports
+idle search latency, the searches after the abandonment, when search latency was back
+within 3x of idle, and how long until the fake LLM saw every stream the server had opened
+closed (answers still waiting for a slot had opened none).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class Level:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)  # transport errors by type
     rss_before_mb: float | None = None
     rss_after_mb: float | None = None
 
@@ -143,7 +145,8 @@ class Level:
                 "p99_ms": round(pct(self.latencies_ms, 0.99), 1),
                 "rss_before_mb": _round(self.rss_before_mb),
                 "rss_after_mb": _round(self.rss_after_mb),
-                "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+                **({"failures": self.failures} if self.failures else {})}
 
 
 def _round(value: float | None) -> float | None:
@@ -214,8 +217,10 @@ async def _clients(client: httpx.AsyncClient, clients: int, qs: list[str],
             t0 = time.perf_counter()
             try:
                 status = (await client.post("/v1/ask", json=body)).status_code
-            except httpx.HTTPError:
+            except httpx.HTTPError as e:
                 status = 0
+                name = type(e).__name__
+                level.failures[name] = level.failures.get(name, 0) + 1
             level.statuses[status] = level.statuses.get(status, 0) + 1
             if status == 200:
                 level.latencies_ms.append((time.perf_counter() - t0) * 1000)
@@ -229,7 +234,10 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
                           qs: list[str], headers: dict[str, str]) -> dict[str, object]:
     """Asks with no ingest for `seconds`, then while `papers` are ingested over HTTP, then
     again with no ingest (the idle phases on both sides spread the shared machine's drift)."""
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout: a
+    # request sent on a connection the server is closing at that moment fails (ReadError).
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600,
                                  headers=headers) as client:
         async def idle_phase() -> Level:
@@ -257,7 +265,7 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
         watching = asyncio.create_task(watch())
         await asyncio.sleep(0.5)  # the askers are under way before the upload starts
         t1 = time.perf_counter()
-        r = await client.post("/v1/ingest", json=papers)
+        r = await client.post("/v1/ingest", json=papers, timeout=3600)
         ingest_s = time.perf_counter() - t1
         stop.set()
         await asyncio.gather(asking, watching)
@@ -277,8 +285,8 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
 
 
 async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[str],
-                           headers: dict[str, str]) -> dict[str, object]:
-    """`abandoned` non-streamed LLM asks whose clients leave after 1 s; then searches."""
+                           headers: dict[str, str], after_s: float) -> dict[str, object]:
+    """`abandoned` non-streamed LLM asks whose clients leave after `after_s`; then searches."""
     async with httpx.AsyncClient(base_url=url, timeout=120, headers=headers) as client:
         async def search() -> float:
             t0 = time.perf_counter()
@@ -290,7 +298,7 @@ async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[
         idle_p50 = pct(idle, 0.5)
 
         async def leave(question: str) -> None:
-            async with httpx.AsyncClient(base_url=url, timeout=1.0, headers=headers) as c:
+            async with httpx.AsyncClient(base_url=url, timeout=after_s, headers=headers) as c:
                 with suppress(httpx.TimeoutException):
                     await c.post("/v1/ask", json={"question": question, "engine": "llm"})
 
@@ -300,10 +308,12 @@ async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[
         while time.perf_counter() - t_left < 3.0:
             after.append((round(time.perf_counter() - t_left, 3), round(await search(), 1)))
         normal = next((t for t, ms in after if ms <= 3 * max(idle_p50, 1.0)), None)
-        closed = await asyncio.to_thread(
-            lambda: fake.wait_for(lambda: fake.disconnects >= abandoned, timeout=30))
+        # Every LLM request that was made (answers still queued for a slot never made one)
+        # has its stream closed by the server.
+        closed = await asyncio.to_thread(lambda: fake.wait_for(
+            lambda: fake.disconnects >= len(fake.chat_requests), timeout=30))
         closed_s = time.perf_counter() - t_left
-    return {"scenario": "abandon", "abandoned": abandoned,
+    return {"scenario": "abandon", "abandoned": abandoned, "left_after_s": after_s,
             "llm_requests_seen": len(fake.chat_requests),
             "llm_streams_closed": fake.disconnects,
             "llm_streams_completed": fake.completed_streams,
@@ -333,6 +343,10 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50, help="ingest: concurrent askers.")
     ap.add_argument("--papers", type=int, default=300, help="ingest: papers uploaded.")
     ap.add_argument("--abandoned", type=int, default=45, help="abandon: asks left behind.")
+    ap.add_argument("--abandon-after", type=float, default=3.0,
+                    help="abandon: seconds before each of those clients hangs up.")
+    ap.add_argument("--set", action="append", default=[], metavar="PAPERCHAT_X=VALUE",
+                    help="A setting for the server under test (repeatable).")
     ap.add_argument("--home-template", type=Path, help="Copy this data dir (the bundled "
                     "collection already ingested with the same model) instead of ingesting "
                     "it afresh; the copy is deleted afterwards.")
@@ -370,11 +384,12 @@ def main() -> None:
 def run_scenario(args: argparse.Namespace, qs: list[str],
                  headers: dict[str, str]) -> dict[str, object]:
     """The ingest or abandon scenario against a fresh server (see the module docstring)."""
-    meta = {"embed": args.embed, "cores": os.cpu_count(),
+    meta = {"embed": args.embed, "cores": os.cpu_count(), "settings": args.set,
             "load_before": [round(x, 2) for x in os.getloadavg()]}
     if args.scenario == "ingest":
         papers = scifact_papers(args.papers)
-        with served(args.embed, args.url, template=args.home_template) as server:
+        with served(args.embed, args.url, template=args.home_template,
+                    extra_env=dict(kv.split("=", 1) for kv in args.set)) as server:
             # Every question once: the answer's sentence vectors are cached, as they would
             # be on a server that has run for a while.
             asyncio.run(run_level(server.url, 4, 600, max(args.warmup, len(qs)), qs, headers))
@@ -388,7 +403,7 @@ def run_scenario(args: argparse.Namespace, qs: list[str],
         with served(args.embed, args.url, extra_env=env,
                     template=args.home_template) as server:
             result = asyncio.run(abandon_scenario(server.url, fake, args.abandoned, qs,
-                                                  headers))
+                                                  headers, args.abandon_after))
     return {**result, **meta, "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 

@@ -136,6 +136,8 @@ class ServerSettings(_Section):
         "for the fake and openai embedders.")
     ingest_nice: int = Field(10, ge=0, le=19, description="Niceness of the ingest worker "
                              "process (higher = lower priority than answering).")
+    ingest_threads: int = Field(1, ge=1, le=64, description="Model threads of the ingest "
+                                "worker process: the cores an ingest may take from answering.")
     prune_max_share: float = Field(0.2, ge=0.0, le=1.0, description="A prune over HTTP that "
                                    "would remove more than this share of the collection "
                                    "needs confirm=true.")

@@ -18,8 +18,10 @@ the papers as [n]. OpenAI-compatible clients can use `/v1` with model `paperchat
 
 With `PAPERCHAT_API_KEY` (or `PAPERCHAT_API_KEYS`, one key per user) set, every `/v1` route
 needs `Authorization: Bearer <key>`; the key is checked before the body is read. Chat
-sessions belong to the user whose key created them. Errors have one shape:
-`{"error": {"code": ..., "message": ...}}`."""
+sessions belong to the user whose key created them. Errors have one shape,
+`{"error": {"code": ..., "message": ...}}` (with `param` or `line` where they apply), except
+on the OpenAI-compatible routes (`/v1/chat/completions`, `/v1/models`), which answer as
+OpenAI does: `{"error": {"message", "type", "param", "code"}}`, 400 for invalid requests."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,9 +41,11 @@ def create_app(settings: Settings) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type"])
     app.include_router(health.router)
     guarded, v1_errors = [Depends(bearer_documented)], error_responses(400, 401, 413, 422)
-    for module in (ask, search, papers, sessions, openai_compat, ingest):
+    for module in (ask, search, papers, sessions, ingest):
         app.include_router(module.router, prefix="/v1", dependencies=guarded,
                            responses=v1_errors)
+    # OpenAI's error shape and statuses (its router documents them).
+    app.include_router(openai_compat.router, prefix="/v1", dependencies=guarded)
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app
 

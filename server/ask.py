@@ -7,7 +7,6 @@ from contextlib import aclosing
 from typing import Any, cast
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from rag.answer.events import DoneEvent, ErrorEvent, Event
@@ -15,7 +14,7 @@ from rag.answer.models import Answer
 from rag.settings import Settings
 from server.checks import answer_of, check_engine, check_question, check_session, public_answer
 from server.deps import AssistantDep, SessionsDep, SettingsDep
-from server.errors import describe_event, error_body
+from server.errors import AnswerFailed, describe_event
 from server.limits import LeasedEventSource, SlotsDep
 from server.schemas import AskRequest, error_responses
 from server.security import UserDep
@@ -68,7 +67,7 @@ async def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
 @router.post("/ask/stream", response_model=None, responses=_STREAM_DOC)
 async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: SettingsDep,
                      sessions: SessionsDep, user: UserDep,
-                     slots: SlotsDep) -> EventSourceResponse | JSONResponse:
+                     slots: SlotsDep) -> EventSourceResponse:
     """Stream the answer as Server-Sent Events: sources, token..., citations, done.
 
     Each event's `data` is the JSON of the event (`{"type": ..., ...}`), its SSE `event`
@@ -90,8 +89,7 @@ async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: Settin
     if isinstance(first, ErrorEvent):
         lease.release()
         await events.aclose()
-        status, detail = describe_event(first, settings)
-        return JSONResponse(error_body(**detail), status_code=status)
+        raise AnswerFailed(first)
     return LeasedEventSource(_sse(first, events, settings), lease, ping=15)
 
 

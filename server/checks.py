@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 
-from rag.answer.events import DoneEvent, ErrorEvent, Event
 from rag.answer.models import Answer
 from rag.answer.service import Assistant
 from rag.errors import ConfigError, InputError
 from rag.sessions import SessionStore
 from rag.settings import Settings
-from server.errors import AnswerFailed, redact
+from server.errors import redact
 from server.security import User
 
 # Characters that show nothing: a question made of them and whitespace is blank.
@@ -63,13 +60,6 @@ async def check_session(sessions: SessionStore, session_id: str | None, user: Us
 async def answer_of(assistant: Assistant, question: str, settings: Settings,
                     **options: Any) -> Answer:
     """The answer, produced on the event loop: cancelling the request (the client left)
-    stops retrieval and generation and closes the LLM's stream. AnswerFailed carries an
-    error event."""
-    events = cast(AsyncGenerator[Event, None], assistant.astream(question, **options))
-    async with aclosing(events):
-        async for event in events:
-            if isinstance(event, ErrorEvent):
-                raise AnswerFailed(event)
-            if isinstance(event, DoneEvent):
-                return public_answer(event, settings)
-    raise AnswerFailed(ErrorEvent(code="internal_error", message="the answer ended early"))
+    stops retrieval and generation and closes the LLM's stream. Failures are raised
+    (PaperchatError subclasses)."""
+    return public_answer(await assistant.aask(question, **options), settings)

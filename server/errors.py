@@ -1,4 +1,9 @@
-"""The edge where errors become responses: one shape, `{"error": {"code", "message"}}`.
+"""The edge where errors become responses.
+
+The native API has one shape, `{"error": {"code", "message"}}` (plus `param`, `line`... where
+they apply). The OpenAI-compatible routes (/v1/chat/completions, /v1/models) answer as
+OpenAI does, so its SDKs raise the right exception: `{"error": {"message", "type", "param",
+"code"}}`, 400 for every invalid request (never 422), 404 `model_not_found`.
 
 Client mistakes (bad input, unknown ids, malformed uploads) keep their message; server-side
 failures get a fixed message, because theirs may name endpoints, paths or keys from the
@@ -68,7 +73,7 @@ class BodyTooLarge(StarletteHTTPException):
 
 
 class AnswerFailed(Exception):
-    """An `error` event of the answer stream, raised by a route that returns whole JSON."""
+    """An `error` event that a streaming route got first, before any response was sent."""
 
     def __init__(self, event: ErrorEvent) -> None:
         super().__init__(event.code)
@@ -76,12 +81,12 @@ class AnswerFailed(Exception):
 
 
 class BadParameter(StarletteHTTPException):
-    """400: a query parameter the route does not know, or one that does not apply."""
+    """400: a parameter the route does not know, does not support, or that does not apply."""
 
-    code = "invalid_parameter"
-
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, param: str | None = None,
+                 code: str = "invalid_parameter") -> None:
         super().__init__(400, message)
+        self.param, self.code = param, code
 
 
 class Overloaded(StarletteHTTPException):
@@ -95,7 +100,8 @@ class Overloaded(StarletteHTTPException):
 
 def secrets_of(settings: Settings) -> list[str]:
     """Values from the configuration that must never appear in a response."""
-    values = [settings.api_key, settings.admin_key, settings.llm.api_key, settings.embed.api_key]
+    values = [settings.api_key, settings.admin_key, settings.llm.api_key, settings.embed.api_key,
+              *settings.api_keys.values()]
     out = [v.get_secret_value() for v in values if v is not None]
     out += [u for u in (settings.llm.base_url, settings.embed.base_url, settings.chroma_url) if u]
     if settings.llm.base_url:
@@ -117,12 +123,42 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
                       **{k: v for k, v in extra.items() if v is not None}}}
 
 
+def openai_flavoured(path: str) -> bool:
+    """The OpenAI-compatible routes, whose errors follow OpenAI's shape and statuses."""
+    return path == "/v1/chat/completions" or path == "/v1/models" or \
+        path.startswith("/v1/models/")
+
+
+# Our codes as OpenAI names them; the others pass through.
+_OPENAI_CODES = {"unauthorized": "invalid_api_key", "invalid_input": "invalid_value"}
+
+
+def openai_error(status: int, code: str, message: str,
+                 param: str | None = None) -> tuple[int, dict[str, Any]]:
+    """(status, body) as OpenAI's API gives them: 400 for every invalid request."""
+    status = 400 if status == 422 else status
+    kind = ("server_error" if status >= 500 else "rate_limit_error" if status == 429
+            else "permission_error" if status == 403 else "invalid_request_error")
+    return status, {"error": {"message": message, "type": kind, "param": param,
+                              "code": _OPENAI_CODES.get(code, code)}}
+
+
+def respond(path: str, status: int, code: str, message: str, *, param: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """The error response for `path`: OpenAI's shape on its routes, ours elsewhere."""
+    if openai_flavoured(path):
+        status, body = openai_error(status, code, message, param)
+    else:
+        body = error_body(code, message, param=param, **extra)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def reject(scope: Scope, status: int, message: str,
            headers: dict[str, str] | None = None) -> JSONResponse:
     """An error response for middleware that answers before the app (no settings there:
     `message` must be safe as it is)."""
-    return JSONResponse(error_body(_CODES.get(status, "error"), message), status_code=status,
-                        headers=headers)
+    return respond(scope.get("path", ""), status, _CODES.get(status, "error"), message,
+                   headers=headers)
 
 
 def _rule(cls: type[BaseException]) -> tuple[int, str | None]:
@@ -143,12 +179,17 @@ _BY_CODE = {cls.code: _rule(cls) for cls in _subclasses(PaperchatError)}
 def describe(exc: PaperchatError, settings: Settings | None) -> tuple[int, dict[str, Any]]:
     """(status, body) for one of our errors."""
     status, fixed = _rule(type(exc))
-    extra: dict[str, Any] = {}
+    return status, error_body(exc.code, fixed or redact(str(exc), settings), **_extra(exc))
+
+
+def _extra(exc: PaperchatError) -> dict[str, Any]:
+    """The fields an error carries besides code and message."""
+    extra: dict[str, Any] = {"param": getattr(exc, "param", None)}
     if isinstance(exc, ParseError):
         extra["line"] = exc.line
     if isinstance(exc, PruneRefused):
         extra.update(would_remove=exc.would_remove, papers=exc.papers)
-    return status, error_body(exc.code, fixed or redact(str(exc), settings), **extra)
+    return extra
 
 
 def describe_event(event: ErrorEvent, settings: Settings | None) -> tuple[int, dict[str, Any]]:
@@ -167,7 +208,7 @@ async def _paperchat(request: Request, exc: Exception) -> JSONResponse:
     status, body = describe(exc, _settings(request))
     if status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-    return JSONResponse(body, status_code=status)
+    return respond(request.url.path, status, **body["error"])
 
 
 async def _answer_failed(request: Request, exc: Exception) -> JSONResponse:
@@ -175,7 +216,7 @@ async def _answer_failed(request: Request, exc: Exception) -> JSONResponse:
     status, detail = describe_event(exc.event, _settings(request))
     if status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, detail["code"])
-    return JSONResponse(error_body(**detail), status_code=status)
+    return respond(request.url.path, status, detail["code"], detail["message"])
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -187,8 +228,8 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     if status == 405:
         # Starlette lists only the first route matching the path; a path can have several.
         headers["Allow"] = _allowed_methods(request)
-    return JSONResponse(error_body(code, redact(detail, _settings(request))),
-                        status_code=status, headers=headers)
+    return respond(request.url.path, status, code, redact(detail, _settings(request)),
+                   param=getattr(exc, "param", None), headers=headers)
 
 
 def _allowed_methods(request: Request) -> str:
@@ -204,24 +245,43 @@ def _where(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _problem(error: Any) -> tuple[str, str, str]:
+    """(param, OpenAI-style code, message) of one validation error; the offending input is
+    not echoed: it may be large, or a credential."""
+    kind, loc = str(error.get("type", "")), tuple(error.get("loc", ()))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "malformed")
+        at = f" (character {loc[1]})" if len(loc) > 1 else ""
+        return "body", "invalid_json", f"the request body is not valid JSON: {reason}{at}"
+    param = _where(loc)
+    if kind == "missing":
+        return param, "missing_required_parameter", f"{param}: required, but missing"
+    if kind == "extra_forbidden":
+        return param, "unknown_parameter", f"unrecognized request argument supplied: {param}"
+    code = "invalid_type" if kind.endswith(("_type", "_parsing")) else "invalid_value"
+    return param, code, f"{param}: {error.get('msg', 'invalid')}"
+
+
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    # The offending input is not echoed: it may be large, or a credential.
-    problems = [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}"
-                for e in exc.errors()[:5]]
-    return JSONResponse(error_body("invalid_input", "; ".join(problems)), status_code=422)
+    problems = [_problem(e) for e in exc.errors()[:5]]
+    path = request.url.path
+    if openai_flavoured(path):
+        param, code, message = problems[0]
+        return respond(path, 400, code, message, param=param)
+    return respond(path, 422, "invalid_input", "; ".join(m for _, _, m in problems),
+                   param=problems[0][0] if len(problems) == 1 else None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path)
-    return JSONResponse(error_body("internal_error", "internal server error"), status_code=500)
+    return respond(request.url.path, 500, "internal_error", "internal server error")
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that give every error the one shape."""
+    """Register the handlers that give every error its route's shape."""
     app.add_exception_handler(PaperchatError, _paperchat)
     app.add_exception_handler(AnswerFailed, _answer_failed)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(Exception, _unexpected)
-

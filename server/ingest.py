@@ -6,18 +6,20 @@ server.max_upload_bytes (413 past it); a malformed file is a 422 naming the line
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import PurePath
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from ingest.formats import Format
 from ingest.parsers import decode_utf8, parse_text
 from ingest.pipeline import ingest_parsed
-from rag.errors import InputError
+from rag.errors import InputError, ParseError
 from rag.models import IngestReport
 from server.deps import IngestEmbedderDep, LibraryDep, SettingsDep
 from server.errors import BadParameter
@@ -104,6 +106,27 @@ async def _read_upload(request: Request, format: str | None) -> tuple[str, str, 
         if format is not None and format != "json":
             raise BadParameter(f"format={format} applies to uploaded files; a JSON body is "
                                "always a list of papers (leave format out)")
-        return decode_utf8(await request.body(), "<request body>"), "<request body>", "json"
+        text = decode_utf8(await request.body(), "<request body>")
+        _check_papers(text)
+        return text, "<request body>", "json"
     raise HTTPException(415, "send multipart/form-data with a file, or application/json")
 
+
+def _check_papers(text: str) -> None:
+    """ParseError naming the paper and field when a JSON body's documented fields have the
+    wrong type (`"doi": 0`); malformed JSON and missing fields are the parser's to report,
+    which also knows the aliases (`text` or `summary` for `abstract`)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return
+    papers = data.get("papers") if isinstance(data, dict) else data
+    for i, paper in enumerate(papers if isinstance(papers, list) else []):
+        try:
+            PaperIn.model_validate(paper)
+        except ValidationError as e:
+            for error in e.errors():
+                if error["type"] != "missing":
+                    field = ".".join(str(p) for p in error["loc"]) or "paper"
+                    raise ParseError(f"paper {i + 1}: {field}: {error['msg']}",
+                                     path="<request body>") from None

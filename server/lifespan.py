@@ -66,7 +66,8 @@ def ingest_embedder(settings: Settings) -> ProcessEmbedder | None:
         mode = "process" if settings.embed.provider == "minilm" else "inline"
     if mode == "inline":
         return None
-    return ProcessEmbedder(settings, nice=settings.server.ingest_nice)
+    return ProcessEmbedder(settings, nice=settings.server.ingest_nice,
+                           threads=settings.server.ingest_threads)
 
 
 @asynccontextmanager

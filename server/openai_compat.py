@@ -6,48 +6,49 @@ the references; the structured citations ride along in a `citations` field (in t
 chunk when streaming). Streamed text cannot be taken back from an OpenAI client: when the
 answer is withdrawn mid-stream (a `reset`: the grounding guard replaced the model's answer)
 the stream carries a visible note and then the replacement, while a non-streamed reply
-holds only the replacement.
+holds only the replacement. The request contract is server/openai_schemas.py; the replies
+are built in server/openai_replies.py.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
 from sse_starlette import ServerSentEvent
 
-from rag.answer.events import DoneEvent, ErrorEvent, Event, ResetEvent, TokenEvent
-from rag.answer.models import Answer
+from rag.answer.events import ErrorEvent, Event
 from rag.errors import InputError, NotFoundError
 from rag.settings import Settings
 from server.ask import Stream
-from server.checks import answer_of, check_question, public_answer
+from server.checks import answer_of, check_question
 from server.deps import AssistantDep, SettingsDep
-from server.errors import describe_event, error_body
+from server.errors import AnswerFailed, BadParameter
 from server.limits import LeasedEventSource, SlotsDep
-from server.schemas import (
+from server.openai_replies import (
+    MODEL_ID,
+    Chunks,
+    Options,
+    completion,
+    messages_tokens,
+    split_sources,
+)
+from server.openai_schemas import (
+    STOP_STRINGS,
     ChatCompletion,
     ChatMessageIn,
     ChatRequest,
     ModelCard,
     ModelList,
-    error_responses,
+    openai_error_responses,
 )
 
-router = APIRouter(tags=["openai"])
-MODEL_ID = "paperchat"
+router = APIRouter(tags=["openai"], responses=openai_error_responses(400, 401, 413))
 MODEL_ID_CHARS = 128
 _CREATED = int(time.time())
-_SOURCES = "\n\nSources:\n"
-WITHDRAWN = "\n\n---\n*Withdrawn: {reason}*\n\n"
-_SOURCE_LINE = re.compile(r"\[(\d+)\] (.+) \(([^()\s]+)\)")
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {200: {
     "description": "JSON, or with `stream: true` `text/event-stream` of "
     "chat.completion.chunk objects ending with `data: [DONE]`.",
@@ -63,7 +64,8 @@ async def list_models() -> ModelList:
     return ModelList(data=[_card()])
 
 
-@router.get("/models/{model}", response_model=ModelCard, responses=error_responses(404))
+@router.get("/models/{model}", response_model=ModelCard,
+            responses=openai_error_responses(404))
 async def get_model(model: Annotated[str, Path(max_length=MODEL_ID_CHARS)]) -> ModelCard:
     """One model by id; only `paperchat` exists."""
     _check_model(model)
@@ -71,22 +73,34 @@ async def get_model(model: Annotated[str, Path(max_length=MODEL_ID_CHARS)]) -> M
 
 
 @router.post("/chat/completions", response_model=ChatCompletion,
-             responses={**_STREAM_DOC, **error_responses(404, 503)})
+             responses={**_STREAM_DOC, **openai_error_responses(404, 503)})
 async def chat_completions(body: ChatRequest, assistant: AssistantDep,
                            settings: SettingsDep, slots: SlotsDep) -> Any:
     """OpenAI chat completions over the collection: a cited answer to the last user message.
 
-    Works with any OpenAI client pointed at this server's /v1 (model `paperchat`). Sampling
-    options are accepted and ignored. Extra response fields: `citations` (the sources
-    behind each [n]) and `paperchat` (engine, refused, degraded, timings).
+    Works with any OpenAI client pointed at this server's /v1 (model `paperchat`). Honoured:
+    `stream`, `stream_options.include_usage`, `max_tokens` / `max_completion_tokens`
+    (finish_reason `length`) and `stop`, for both answer engines; `usage` counts the
+    messages sent and the content returned. Refused with 400 naming the parameter: `n` > 1,
+    `tools`, `tool_choice` that would call one, `response_format` other than text,
+    `logprobs`, non-text message parts. Sampling options are accepted and have no effect.
+    Errors have OpenAI's shape (`message`, `type`, `param`, `code`) and statuses. Extra
+    response fields: `citations` (the sources behind each [n] in the content) and
+    `paperchat` (engine, refused, degraded, timings, the engine's own usage).
     """
     _check_model(body.model)
-    question, history = conversation(body.messages)
-    check_question(question, settings)
+    options = _options(body)
+    try:
+        question, history = conversation(body.messages)
+        check_question(question, settings)
+    except InputError as e:
+        raise BadParameter(str(e), param="messages", code="invalid_value") from e
+    options = Options(options.max_tokens, options.stop, options.include_usage,
+                      messages_tokens([{"content": _text(m)} for m in body.messages]))
     if not body.stream:
         async with slots.hold():
             return completion(await answer_of(assistant, question, settings,
-                                              history=history))
+                                              history=history), options)
     lease = await slots.acquire()
     try:
         events = cast(Stream, assistant.astream(question, history=history))
@@ -97,20 +111,62 @@ async def chat_completions(body: ChatRequest, assistant: AssistantDep,
     if isinstance(first, ErrorEvent):
         lease.release()
         await events.aclose()
-        status, detail = describe_event(first, settings)
-        return JSONResponse(error_body(**detail), status_code=status)
-    options = body.model_extra.get("stream_options") if body.model_extra else None
-    usage = isinstance(options, dict) and bool(options.get("include_usage"))
-    return LeasedEventSource(_chunks(first, events, settings, usage), lease, ping=15)
+        raise AnswerFailed(first)
+    return LeasedEventSource(_chunks(first, events, settings, options), lease, ping=15)
 
 
 def _card() -> ModelCard:
     return ModelCard(id=MODEL_ID, created=_CREATED, owned_by="paperchat")
 
 
+class ModelNotFound(NotFoundError):
+    """404 `model_not_found`, as OpenAI names it."""
+
+    code = "model_not_found"
+    param = "model"
+
+
 def _check_model(model: str) -> None:
     if model != MODEL_ID:
-        raise NotFoundError(f"unknown model {model[:80]!r}; this server has {MODEL_ID!r}")
+        raise ModelNotFound(f"the model {model[:80]!r} does not exist; this server has "
+                            f"{MODEL_ID!r}")
+
+
+def _options(body: ChatRequest) -> Options:
+    """The reply options; BadParameter (400, naming it) for what this server cannot do."""
+    def refuse(param: str, why: str, code: str = "unsupported_value") -> BadParameter:
+        return BadParameter(f"{param}: {why}", param=param, code=code)
+
+    if body.n is not None and body.n > 1:
+        raise refuse("n", f"n={body.n} is not supported: this server writes one answer per "
+                     "request (send n=1 or leave it out)")
+    if body.tools:
+        raise refuse("tools", "tool calling is not supported by this server",
+                     "unsupported_parameter")
+    extra = body.model_extra or {}
+    if extra.get("functions"):
+        raise refuse("functions", "function calling is not supported by this server",
+                     "unsupported_parameter")
+    if body.tool_choice not in (None, "none", "auto"):
+        raise refuse("tool_choice", "only 'none' or 'auto' (no tools are ever called)")
+    if extra.get("function_call") not in (None, "none", "auto"):
+        raise refuse("function_call", "only 'none' or 'auto' (no functions are called)")
+    if body.response_format not in (None, {"type": "text"}):
+        raise refuse("response_format", 'only {"type": "text"}: answers are cited prose, '
+                     "not JSON")
+    if body.logprobs or extra.get("top_logprobs"):
+        raise refuse("logprobs", "log probabilities are not available from this server")
+    if body.stream_options is not None and not body.stream:
+        raise refuse("stream_options", "only allowed when stream is true", "invalid_value")
+    for i, m in enumerate(body.messages):
+        if isinstance(m.content, list) and any(p.type != "text" for p in m.content):
+            raise refuse(f"messages.{i}.content", "only text content parts are supported")
+    stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
+    if len(stop) > STOP_STRINGS:
+        raise refuse("stop", f"at most {STOP_STRINGS} stop strings", "invalid_value")
+    limits = [t for t in (body.max_tokens, body.max_completion_tokens) if t is not None]
+    return Options(max_tokens=min(limits) if limits else None, stop=stop,
+                   include_usage=bool(body.stream_options and body.stream_options.include_usage))
 
 
 def _text(message: ChatMessageIn) -> str:
@@ -138,55 +194,10 @@ def conversation(messages: list[ChatMessageIn]) -> tuple[str, list[dict[str, Any
     return _text(messages[last]), history
 
 
-def split_sources(text: str) -> tuple[str, list[dict[str, Any]]]:
-    """Undo `sources_text`: (answer text, citations) of a reply this server wrote."""
-    body, marker, tail = text.rpartition(_SOURCES)
-    if not marker:
-        return text, []
-    found = [_SOURCE_LINE.fullmatch(line) for line in tail.split("\n")]
-    if not all(found):
-        return text, []  # not our list: keep the text as it is
-    return body, [{"n": int(m[1]), "title": m[2], "paper_id": m[3]} for m in found if m]
-
-
-def sources_text(citations: list[dict[str, Any]]) -> str:
-    """The "Sources:" list appended to the reply text (empty when nothing is cited), from
-    the citations' JSON."""
-    if not citations:
-        return ""
-    lines = [f"[{c['n']}] {c['title']} ({c['paper_id']})" for c in citations]
-    return _SOURCES + "\n".join(lines)
-
-
-_META = {"engine", "refused", "degraded", "notice", "timings", "unsupported"}
-
-
-def _meta(answer: Answer) -> dict[str, Any]:
-    return answer.model_dump(mode="json", include=_META)
-
-
-def _citations(answer: Answer) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in answer.citations]
-
-
-def completion(answer: Answer) -> dict[str, Any]:
-    """A chat.completion object from an answer."""
-    citations = _citations(answer)
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-        "created": int(time.time()), "model": MODEL_ID,
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {
-            "role": "assistant", "content": answer.answer + sources_text(citations)}}],
-        "usage": {k: int(answer.usage.get(k, 0)) for k in
-                  ("prompt_tokens", "completion_tokens", "total_tokens")},
-        "citations": citations, "paperchat": _meta(answer),
-    }
-
-
 async def _chunks(first: Event, events: Stream, settings: Settings,
-                  include_usage: bool) -> AsyncIterator[ServerSentEvent]:
+                  options: Options) -> AsyncIterator[ServerSentEvent]:
     """chat.completion.chunk events; closing this generator closes the answer stream."""
-    stream = _ChunkStream(settings, include_usage)
+    stream = Chunks(settings, options)
     async with aclosing(events):
         yield stream.chunk({"role": "assistant", "content": ""})
         for out in stream.translate(first):
@@ -197,40 +208,3 @@ async def _chunks(first: Event, events: Stream, settings: Settings,
             if isinstance(event, ErrorEvent):
                 return
     yield ServerSentEvent(data="[DONE]")
-
-
-class _ChunkStream:
-    """Turns answer events into chat.completion.chunk server-sent events."""
-
-    def __init__(self, settings: Settings, include_usage: bool) -> None:
-        self.settings, self.include_usage = settings, include_usage
-        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None,
-              **extra: Any) -> ServerSentEvent:
-        choices = [{"index": 0, "delta": delta, "finish_reason": finish}] \
-            if delta or finish else []
-        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": MODEL_ID, "choices": choices, **extra}
-        return ServerSentEvent(data=json.dumps(body, ensure_ascii=False))
-
-    def translate(self, event: Event) -> list[ServerSentEvent]:
-        if isinstance(event, TokenEvent):
-            return [self.chunk({"content": event.text})]
-        if isinstance(event, ResetEvent):
-            return [self.chunk({"content": WITHDRAWN.format(reason=event.reason)})]
-        if isinstance(event, ErrorEvent):
-            _, detail = describe_event(event, self.settings)
-            # The openai SDK raises an APIError for a data payload with an "error" key.
-            return [ServerSentEvent(data=json.dumps({"error": {**detail,
-                                                               "type": detail["code"]}}))]
-        if not isinstance(event, DoneEvent):
-            return []
-        answer = public_answer(event, self.settings)
-        citations = _citations(answer)
-        tail = sources_text(citations)
-        out = [self.chunk({"content": tail})] if tail else []
-        out.append(self.chunk({}, "stop", citations=citations, paperchat=_meta(answer)))
-        if self.include_usage:
-            out.append(self.chunk({}, usage=completion(answer)["usage"]))
-        return out

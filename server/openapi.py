@@ -46,5 +46,8 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         if param["name"] == "q":
             param["schema"]["maxLength"] = limit
     _drop_unused_security(doc, settings)
+    for path in ("/v1/chat/completions", "/v1/models/{model}"):  # they answer 400, not 422
+        for operation in doc["paths"][path].values():
+            operation["responses"].pop("422", None)
     app.openapi_schema = doc
     return doc

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
-from rag.answer.models import Citation
 from rag.models import PaperList
 from rag.sessions import SessionInfo
 
@@ -33,13 +32,12 @@ def _whole(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-
-
 # -- errors ---------------------------------------------------------------------------
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable machine-readable tag, e.g. not_found.")
     message: str = Field(description="What went wrong, for people.")
     line: int | None = Field(None, description="1-based line of a malformed upload.")
+    param: str | None = Field(None, description="The request field or parameter at fault.")
     would_remove: int | None = Field(None, description="prune_unconfirmed: papers the "
                                      "prune would remove.")
     papers: int | None = Field(None, description="prune_unconfirmed: papers in the "
@@ -129,9 +127,12 @@ class SessionList(BaseModel):
 
 # -- ingest ---------------------------------------------------------------------------
 class PaperIn(BaseModel):
-    """One paper of a JSON ingest body (the fields `paperchat ingest` reads from JSON)."""
+    """One paper of a JSON ingest body (the fields `paperchat ingest` reads from JSON).
 
-    model_config = ConfigDict(extra="allow")
+    Strict: `"doi": 0` or `"year": "2021"` is refused, not converted; other fields are
+    ignored."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
     id: str | None = Field(None, description="Stable id; derived from the title if absent.")
     title: str = Field(min_length=1, pattern=NOT_BLANK)
     abstract: str = Field(min_length=1, pattern=NOT_BLANK)
@@ -140,69 +141,6 @@ class PaperIn(BaseModel):
     url: str | None = None
     doi: str | None = None
     categories: list[str] | str | None = None
-
-
-# -- OpenAI-compatible ----------------------------------------------------------------
-class ModelCard(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-
-
-class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[ModelCard]
-
-
-class ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
-
-
-class ChatRequest(BaseModel):
-    """The OpenAI chat-completions request; sampling options are accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-    model: str = Field(description="Must be `paperchat` (see GET /v1/models).")
-    messages: list[ChatMessageIn] = Field(min_length=1, description="The last user message "
-                                          "is the question; earlier turns are history.")
-    stream: StrictBool | None = False
-
-
-class ChatReply(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-
-
-class ChatChoice(BaseModel):
-    index: int
-    message: ChatReply
-    finish_reason: str
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
-
-
-class ChatCompletion(BaseModel):
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[ChatChoice]
-    usage: Usage
-    citations: list[Citation] = Field(description="The structured sources behind [n].")
-    paperchat: dict[str, Any] = Field(description="engine, refused, degraded, timings.")
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

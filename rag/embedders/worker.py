@@ -50,11 +50,16 @@ def _recv(stream: IO[bytes]) -> Any:
 
 
 class ProcessEmbedder:
-    """The configured embedder, run in one worker process at niceness `nice` (0-19)."""
+    """The configured embedder, run in one worker process at niceness `nice` (0-19) with
+    `threads` model threads (None: settings.embed.threads)."""
 
-    def __init__(self, settings: Settings, *, nice: int = 10) -> None:
+    def __init__(self, settings: Settings, *, nice: int = 10, threads: int | None = None
+                 ) -> None:
         from rag.library import embedder_identity
 
+        if threads is not None:
+            embed = settings.embed.model_copy(update={"threads": threads})
+            settings = settings.model_copy(update={"embed": embed})
         self.settings = settings
         self.nice = nice
         self._name, self._dimension = embedder_identity(settings)
@@ -148,10 +153,15 @@ def main() -> None:
             elif op == "query":
                 value = embedder.embed_query(arg)
             else:
-                value = {"pid": os.getpid(), "nice": os.nice(0), "embedded": embedded}
-            _send(stdout, ("ok", value))
+                value = {"pid": os.getpid(), "nice": os.nice(0), "embedded": embedded,
+                         "threads": settings.embed.threads}
+            reply: tuple[str, Any] = ("ok", value)
         except Exception as e:  # reported to the caller; the worker stays up
-            _send(stdout, ("error", f"{type(e).__name__}: {e}"))
+            reply = ("error", f"{type(e).__name__}: {e}")
+        try:
+            _send(stdout, reply)
+        except BrokenPipeError:  # the server went away
+            return
 
 
 if __name__ == "__main__":

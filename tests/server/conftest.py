@@ -60,6 +60,22 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     return body["error"]  # type: ignore[no-any-return]
 
 
+def assert_openai_error(response: Any, status: int, code: str | None = None,
+                        param: str | None = None) -> dict[str, Any]:
+    """The response has `status` and OpenAI's error shape (message, type, param, code)."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert body["error"]["type"] == ("server_error" if status >= 500 else
+                                     "invalid_request_error")
+    if code is not None:
+        assert body["error"]["code"] == code
+    if param is not None:
+        assert body["error"]["param"] == param
+    return body["error"]  # type: ignore[no-any-return]
+
+
 def parse_sse(text: str) -> list[tuple[str | None, str]]:
     """(event, data) per server-sent event in a response body; comments are skipped."""
     events = []

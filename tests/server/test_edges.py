@@ -14,7 +14,13 @@ from fastapi.testclient import TestClient
 
 from rag.settings import Settings
 from server.app import create_app
-from tests.server.conftest import API_KEY, QUESTION, MakeClient, assert_error
+from tests.server.conftest import (
+    API_KEY,
+    QUESTION,
+    MakeClient,
+    assert_error,
+    assert_openai_error,
+)
 from tests.server.live import live_server
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -22,13 +28,17 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 def test_no_key_and_a_truncated_body_is_401_not_a_parse_error(make_client: MakeClient) -> None:
     client = make_client(api_key=API_KEY)
-    for path in ("/v1/ask", "/v1/ask/stream", "/v1/chat/completions", "/v1/sessions"):
+    for path in ("/v1/ask", "/v1/ask/stream", "/v1/sessions"):
         r = client.post(path, content=b'{"question": "How do', headers={
             "content-type": "application/json"})
         assert_error(r, 401, "unauthorized")
+    r = client.post("/v1/chat/completions", content=b'{"model": "paperchat", "messa',
+                    headers={"content-type": "application/json"})
+    assert_openai_error(r, 401, "invalid_api_key")
     r = client.post("/v1/ask", content=b'{"question": "How do', headers={
         "content-type": "application/json", **AUTH})
-    assert_error(r, 422)  # with the key, the body is read and found malformed
+    error = assert_error(r, 422, "invalid_input")  # with the key, the body is read
+    assert "not valid JSON" in error["message"] and "(character 13)" in error["message"]
 
 
 def _asgi_call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[
@@ -121,10 +131,12 @@ def test_overlong_ids_are_rejected_without_being_echoed(make_client: MakeClient)
     for r in (client.get(f"/v1/sessions/{long_id}"),
               client.patch(f"/v1/sessions/{long_id}", json={"title": "x"}),
               client.delete(f"/v1/sessions/{long_id}"),
-              client.get(f"/v1/papers/{long_id}"),
-              client.get(f"/v1/models/{long_id}")):
+              client.get(f"/v1/papers/{long_id}")):
         error = assert_error(r, 422)
         assert "Z" * 100 not in r.text and len(error["message"]) < 300
+    r = client.get(f"/v1/models/{long_id}")
+    assert_openai_error(r, 400, param="model")
+    assert "Z" * 100 not in r.text
     r = client.post("/v1/ask", json={"question": QUESTION, "session_id": long_id})
     assert_error(r, 422)
     assert "Z" * 100 not in r.text
@@ -136,8 +148,8 @@ def test_invisible_only_questions_are_rejected(make_client: MakeClient, question
     client = make_client()
     assert_error(client.post("/v1/ask", json={"question": question}), 422)
     assert_error(client.post("/v1/ask/stream", json={"question": question}), 422)
-    assert_error(client.post("/v1/chat/completions", json={
-        "model": "paperchat", "messages": [{"role": "user", "content": question}]}), 422)
+    assert_openai_error(client.post("/v1/chat/completions", json={
+        "model": "paperchat", "messages": [{"role": "user", "content": question}]}), 400)
     assert_error(client.get("/v1/search", params={"q": question}), 422)
 
 

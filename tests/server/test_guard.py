@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from server.openai_compat import WITHDRAWN
+from server.openai_replies import WITHDRAWN
 from tests.server.conftest import QUESTION, MakeClient, parse_sse
 from tests.utils.fake_openai import fake_openai_server
 

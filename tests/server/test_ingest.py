@@ -173,3 +173,18 @@ def test_unknown_or_inapplicable_parameters_are_400(make_client: MakeClient) -> 
     assert "format" in error["message"]
     assert client.get("/v1/papers").json()["count"] == 12
     assert client.post("/v1/ingest", params={"format": "json"}, json=NEW).status_code == 200
+
+
+@pytest.mark.parametrize(("paper", "field"), [
+    ({"doi": 0}, "doi"), ({"year": "2021"}, "year"), ({"year": True}, "year"),
+    ({"id": 7}, "id"), ({"authors": [1, 2]}, "authors"), ({"title": 5}, "title")])
+def test_json_papers_with_wrongly_typed_fields_are_refused(make_client: MakeClient,
+                                                           paper: dict[str, object],
+                                                           field: str) -> None:
+    client = make_client()
+    body = [NEW[0], {**NEW[1], **paper}]
+    error = assert_error(client.post("/v1/ingest", json=body), 422, "parse_error")
+    assert f"paper 2: {field}" in error["message"]
+    assert client.get("/v1/papers").json()["count"] == 12  # validated before writing
+    aliased = {"title": "Aliased abstract", "text": "An abstract sent as text.", "venue": "x"}
+    assert client.post("/v1/ingest", json={"papers": [aliased]}).json()["added"] == 1

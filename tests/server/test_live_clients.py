@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from rag.settings import Settings
+from rag.tokens import count_tokens
 from tests.server.conftest import API_KEY
 from tests.server.live import LiveServer, live_server
 
@@ -34,7 +35,9 @@ def test_openai_sdk_plain(sdk: openai.OpenAI) -> None:
     assert "[1]" in content and "\n\nSources:\n[1] " in content
     citations = (r.model_extra or {})["citations"]
     assert citations and all(f"({c['paper_id']})" in content for c in citations)
-    assert r.usage is not None and r.usage.total_tokens == 0  # extractive: no model ran
+    # Usage counts the messages sent and the content returned, whichever engine answered.
+    assert r.usage is not None and r.usage.completion_tokens == count_tokens(content)
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
     assert [m.id for m in sdk.models.list()] == ["paperchat"]
 
 
@@ -71,7 +74,7 @@ def test_openai_sdk_errors(server: LiveServer, sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         sdk.chat.completions.create(model="gpt-4o",
                                     messages=[{"role": "user", "content": QUESTION}])
-    with pytest.raises(openai.UnprocessableEntityError) as info:
+    with pytest.raises(openai.BadRequestError) as info:
         sdk.chat.completions.create(model="paperchat",
                                     messages=[{"role": "user", "content": "x" * 2001}])
     assert "2000" in info.value.message

@@ -9,10 +9,11 @@ from typing import Any
 
 from rag.answer.events import DoneEvent, Event, SourcesEvent
 from rag.answer.models import Answer
+from rag.tokens import count_tokens
 from server.app import create_app
 from server.deps import get_assistant
-from server.openai_compat import sources_text, split_sources
-from tests.server.conftest import QUESTION, MakeClient, assert_error, parse_sse
+from server.openai_replies import sources_text, split_sources
+from tests.server.conftest import QUESTION, MakeClient, assert_openai_error, parse_sse
 
 
 def _chat(content: Any = QUESTION, **extra: Any) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def test_models_lists_paperchat(make_client: MakeClient) -> None:
     body = client.get("/v1/models").json()
     assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["paperchat"]
     assert client.get("/v1/models/paperchat").json()["id"] == "paperchat"
-    assert_error(client.get("/v1/models/gpt-4"), 404)
+    assert_openai_error(client.get("/v1/models/gpt-4"), 404, "model_not_found")
 
 
 def test_reply_has_markers_sources_and_citations(make_client: MakeClient) -> None:
@@ -39,8 +40,12 @@ def test_reply_has_markers_sources_and_citations(make_client: MakeClient) -> Non
     listed = re.findall(r"^\[(\d+)\] .+ \((\S+)\)$", content.split("Sources:\n")[1], re.M)
     assert [(int(n), pid) for n, pid in listed] == \
         [(c["n"], c["paper_id"]) for c in body["citations"]]
-    # The extractive engine ran no model: a valid usage object, all zero (issue 14).
-    assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    # The messages sent and the content returned, counted the same way for both engines;
+    # what the engine itself spent (nothing: no model ran) is paperchat.usage.
+    assert body["usage"] == {"prompt_tokens": count_tokens(QUESTION) + 6,
+                             "completion_tokens": count_tokens(content),
+                             "total_tokens": count_tokens(QUESTION) + 6 + count_tokens(content)}
+    assert body["paperchat"]["usage"] == {}
 
 
 def test_stream_chunks_match_the_plain_reply(make_client: MakeClient) -> None:
@@ -69,14 +74,20 @@ def test_content_parts_are_accepted(make_client: MakeClient) -> None:
 
 def test_request_errors(make_client: MakeClient) -> None:
     client = make_client()
-    assert_error(client.post("/v1/chat/completions", json={**_chat(), "model": "gpt-4o"}),
-                 404)
+    chat = "/v1/chat/completions"
+    assert_openai_error(client.post(chat, json={**_chat(), "model": "gpt-4o"}), 404,
+                        "model_not_found", param="model")
+    assert_openai_error(client.get("/v1/models/gpt-4"), 404, "model_not_found")
     no_user = {"model": "paperchat", "messages": [{"role": "system", "content": "be nice"}]}
-    assert_error(client.post("/v1/chat/completions", json=no_user), 422)
-    assert_error(client.post("/v1/chat/completions", json=_chat("q" * 2001)), 422)
-    assert_error(client.post("/v1/chat/completions", json=_chat("q" * 2001, stream=True)), 422)
-    assert_error(client.post("/v1/chat/completions", json={"model": "paperchat",
-                                                            "messages": []}), 422)
+    assert_openai_error(client.post(chat, json=no_user), 400, param="messages")
+    assert_openai_error(client.post(chat, json=_chat("q" * 2001)), 400, param="messages")
+    assert_openai_error(client.post(chat, json=_chat("q" * 2001, stream=True)), 400)
+    assert_openai_error(client.post(chat, json={"model": "paperchat", "messages": []}), 400,
+                        param="messages")
+    assert_openai_error(client.post(chat, json={"messages": []}), 400,
+                        "missing_required_parameter", param="model")
+    r = client.post(chat, content=b'{"model": ', headers={"content-type": "application/json"})
+    assert "not valid JSON" in assert_openai_error(r, 400, "invalid_json")["message"]
 
 
 class _Recorder:
@@ -88,7 +99,7 @@ class _Recorder:
     def resolve_engine(self, engine: str | None = None) -> str:
         return "extractive"
 
-    def ask(self, question: str, **kwargs: Any) -> Answer:
+    async def aask(self, question: str, **kwargs: Any) -> Answer:
         self.calls.append((question, kwargs.get("history")))
         return Answer(question=question, answer="ok")
 
