@@ -18,6 +18,10 @@ POST /v1/ingest, until it answers. Reports p50/p95 of both phases and their rati
 p95 with ingest <= 3x idle p95, 0 errors), the ingest's duration, and the paper count
 /readyz reported while the upload ran (what a reader sees mid-ingest).
 
+--scenario burst: --clients different questions sent at once to a fresh server (nothing
+cached: each answer embeds its papers' sentences), then the same on another fresh server 1 s
+after the --papers upload began (the issue's measurement). Reports p50/p95/max of both.
+
 --scenario abandon (issue 13): the server's llm engine streams from the tests' fake
 OpenAI server (60 s replies); --abandoned non-streamed /v1/ask requests are sent and their
 clients hang up after --abandon-after (3) s; then GET /v1/search is timed for 3 s. Reports
@@ -284,6 +288,45 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
             "papers_seen_during_ingest": seen}
 
 
+async def burst(url: str, clients: int, qs: list[str], headers: dict[str, str],
+                papers: list[dict[str, str]] | None) -> dict[str, object]:
+    """`clients` different questions at once on a server that has answered none of them
+    (its sentence vectors not cached); with `papers`, 1 s after their ingest upload began."""
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=3600,
+                                 headers=headers) as client:
+        upload = asyncio.create_task(client.post("/v1/ingest", json=papers)) if papers \
+            else None
+        if upload is not None:
+            await asyncio.sleep(1.0)
+        level = Level(clients)
+
+        async def one(question: str) -> None:
+            t0 = time.perf_counter()
+            try:
+                status = (await client.post("/v1/ask", json={"question": question,
+                                                             "engine": "extractive"})).status_code
+            except httpx.HTTPError as e:
+                status, name = 0, type(e).__name__
+                level.failures[name] = level.failures.get(name, 0) + 1
+            level.statuses[status] = level.statuses.get(status, 0) + 1
+            if status == 200:
+                level.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            else:
+                level.errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(q) for q in qs[:clients]))
+        level.seconds = time.perf_counter() - t0
+        out: dict[str, object] = {**level.summary(),
+                                  "max_ms": round(max(level.latencies_ms, default=0), 1)}
+        if upload is not None:
+            r = await upload
+            out["ingest"] = {"status": r.status_code, "papers": r.json().get("papers"),
+                             "seconds": round(time.perf_counter() - t0 + 1, 1)}
+        return out
+
+
 async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[str],
                            headers: dict[str, str], after_s: float) -> dict[str, object]:
     """`abandoned` non-streamed LLM asks whose clients leave after `after_s`; then searches."""
@@ -337,9 +380,11 @@ def main() -> None:
     ap.add_argument("--api-key", default=os.environ.get("PAPERCHAT_BENCH_API_KEY"),
                     help="Bearer key for --url servers that need one.")
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
-    ap.add_argument("--scenario", choices=["levels", "ingest", "abandon"], default="levels",
-                    help="levels: throughput per concurrency; ingest: asks during an HTTP "
-                    "ingest vs idle; abandon: abandoned LLM asks, then search latency.")
+    ap.add_argument("--scenario", choices=["levels", "ingest", "burst", "abandon"],
+                    default="levels", help="levels: throughput per concurrency; ingest: "
+                    "closed-loop asks during an HTTP ingest vs idle; burst: --clients cold "
+                    "questions at once, idle vs 1 s into an ingest (fresh servers); abandon: "
+                    "abandoned LLM asks, then search latency.")
     ap.add_argument("--clients", type=int, default=50, help="ingest: concurrent askers.")
     ap.add_argument("--papers", type=int, default=300, help="ingest: papers uploaded.")
     ap.add_argument("--abandoned", type=int, default=45, help="abandon: asks left behind.")
@@ -386,6 +431,21 @@ def run_scenario(args: argparse.Namespace, qs: list[str],
     """The ingest or abandon scenario against a fresh server (see the module docstring)."""
     meta = {"embed": args.embed, "cores": os.cpu_count(), "settings": args.set,
             "load_before": [round(x, 2) for x in os.getloadavg()]}
+    env = dict(kv.split("=", 1) for kv in args.set)
+    if args.scenario == "burst":
+        papers = scifact_papers(args.papers)
+        phases = {}
+        for phase in ("idle", "with_ingest"):  # each on a fresh server: caches cold alike
+            with served(args.embed, args.url, template=args.home_template,
+                        extra_env=env) as server:
+                asyncio.run(run_level(server.url, 1, 600, 3, qs, headers))  # loads the model
+                phases[phase] = asyncio.run(burst(server.url, args.clients, qs, headers,
+                                                  papers if phase == "with_ingest" else None))
+        ratios = {f"{q}_ratio": round(float(str(phases["with_ingest"][f"{q}_ms"]))
+                                      / float(str(phases["idle"][f"{q}_ms"])), 2)
+                  for q in ("p50", "p95")}
+        return {"scenario": "burst", **phases, **ratios, **meta,
+                "load_after": [round(x, 2) for x in os.getloadavg()]}
     if args.scenario == "ingest":
         papers = scifact_papers(args.papers)
         with served(args.embed, args.url, template=args.home_template,
