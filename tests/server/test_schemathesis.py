@@ -68,3 +68,54 @@ def test_schema_claims_a_bearer_key_only_when_one_is_set(settings: Settings) -> 
     keyed = settings.with_overrides(api_key=API_KEY)
     assert security(keyed, "/v1/ask", "post") == [{"HTTPBearer": []}]
     assert security(keyed, "/healthz", "get") is None
+
+
+# A valid body per JSON route; the sweep below breaks one typed field at a time.
+_BASES = {("/v1/ask", "post"): {"question": "What is pretraining?"},
+          ("/v1/ask/stream", "post"): {"question": "What is pretraining?"},
+          ("/v1/chat/completions", "post"): {
+              "model": "paperchat", "messages": [{"role": "user", "content": "Pretraining?"}]},
+          ("/v1/sessions", "post"): {},
+          ("/v1/sessions/{session_id}", "patch"): {"title": "x"}}
+_WRONG = {"integer": [True, "3", 3.5], "boolean": [1, "true"], "number": [True, "0.5"],
+          "string": [5, True]}
+
+
+def _types(schema: dict[str, Any], doc: dict[str, Any]) -> set[str]:
+    if "$ref" in schema:
+        return _types(doc["components"]["schemas"][schema["$ref"].split("/")[-1]], doc)
+    found = {schema["type"]} if isinstance(schema.get("type"), str) else set()
+    for option in schema.get("anyOf", []):
+        found |= _types(option, doc)
+    return found - {"null"}
+
+
+def test_every_typed_field_is_strict(settings: Settings, library: Library) -> None:
+    """Deterministic, from the schema itself: a JSON `true` is no integer, `1` no boolean,
+    `"3"` no number... on every field of every JSON route (what a random run found once)."""
+    from fastapi.testclient import TestClient
+
+    app = create_app(settings)
+    doc = app.openapi()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        session = client.post("/v1/sessions", json={}).json()["id"]
+        checked = 0
+        for (path, method), base in _BASES.items():
+            body_schema = doc["paths"][path][method]["requestBody"]["content"][
+                "application/json"]["schema"]
+            ref = body_schema.get("$ref") or next(o["$ref"] for o in body_schema["anyOf"]
+                                                  if "$ref" in o)
+            model = doc["components"]["schemas"][ref.split("/")[-1]]
+            url = path.replace("{session_id}", session)
+            assert client.request(method, url, json=base).status_code < 300, (path, base)
+            for field, schema in model["properties"].items():
+                types = _types(schema, doc)
+                if len(types) != 1 or next(iter(types)) not in _WRONG:
+                    continue
+                for wrong in _WRONG[next(iter(types))]:
+                    if isinstance(wrong, str) and "string" in types:
+                        continue
+                    r = client.request(method, url, json={**base, field: wrong})
+                    assert r.status_code in (400, 422), (path, field, wrong, r.text)
+                    checked += 1
+    assert checked >= 20
