@@ -22,7 +22,7 @@ from rag.answer.text import MARKER
 from rag.library import Library
 from rag.settings import Settings
 from server.app import create_app
-from server.openai_compat import sources_text
+from server.openai_replies import sources_text
 from tests.server.conftest import parse_sse
 from tests.utils.fake_openai import FakeOpenAI, fake_openai_server
 
