@@ -28,7 +28,15 @@ clients hang up after --abandon-after (3) s; then GET /v1/search is timed for 3 
 idle search latency, the searches after the abandonment, when search latency was back
 within 3x of idle, and how long until the fake LLM saw every stream the server had opened
 closed (answers still waiting for a slot had opened none).
+
+--scenario noauth (issue 13): a server that needs a key; /healthz is timed idle, then while
+--rounds (5) times --bodies (3) clients at once each send a --body-mb (17) MB JSON
+question with no key, paced in 1 MiB pieces (/healthz is polled from another process).
+Reports each upload's outcome and time to it, how many MiB the client got to send before
+the answer (socket buffers take a few), /healthz latency meanwhile, and the server's
+resident memory before and after; also the status of a truncated no-key body.
 """
+
 
 from __future__ import annotations
 
@@ -147,6 +155,7 @@ class Level:
                 "p50_ms": round(pct(self.latencies_ms, 0.50), 1),
                 "p95_ms": round(pct(self.latencies_ms, 0.95), 1),
                 "p99_ms": round(pct(self.latencies_ms, 0.99), 1),
+                "max_ms": round(max(self.latencies_ms, default=float("nan")), 1),
                 "rss_before_mb": _round(self.rss_before_mb),
                 "rss_after_mb": _round(self.rss_after_mb),
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
@@ -282,7 +291,8 @@ async def ingest_scenario(url: str, clients: int, seconds: float, papers: list[d
     return {"scenario": "ingest", "clients": clients, "idle_before": before.summary(),
             "with_ingest": busy.summary(), "idle_after": after.summary(),
             "idle_p50_ms": round(pct(idle.latencies_ms, 0.5), 1),
-            "idle_p95_ms": round(pct(idle.latencies_ms, 0.95), 1), **ratios,
+            "idle_p95_ms": round(pct(idle.latencies_ms, 0.95), 1),
+            "idle_max_ms": round(max(idle.latencies_ms, default=float("nan")), 1), **ratios,
             "ingest": {"status": r.status_code, "seconds": round(ingest_s, 2),
                        "added": report.get("added"), "papers": report.get("papers")},
             "papers_seen_during_ingest": seen}
@@ -318,8 +328,7 @@ async def burst(url: str, clients: int, qs: list[str], headers: dict[str, str],
         t0 = time.perf_counter()
         await asyncio.gather(*(one(q) for q in qs[:clients]))
         level.seconds = time.perf_counter() - t0
-        out: dict[str, object] = {**level.summary(),
-                                  "max_ms": round(max(level.latencies_ms, default=0), 1)}
+        out: dict[str, object] = level.summary()
         if upload is not None:
             r = await upload
             out["ingest"] = {"status": r.status_code, "papers": r.json().get("papers"),
@@ -367,6 +376,97 @@ async def abandon_scenario(url: str, fake: FakeOpenAI, abandoned: int, qs: list[
             "back_to_normal_after_s": normal}
 
 
+_HEALTH_PROBE = """
+import sys, time, urllib.request
+while True:
+    t0 = time.perf_counter()
+    urllib.request.urlopen(sys.argv[1], timeout=30).read()
+    print(round((time.perf_counter() - t0) * 1000, 2), flush=True)
+    time.sleep(0.02)
+"""
+
+
+async def noauth_scenario(url: str, pid: int | None, bodies: int, body_mb: int,
+                          rounds: int) -> dict[str, object]:
+    """No-key uploads of `body_mb` MB at once, /healthz timed meanwhile (see the docstring)."""
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        async def health() -> float:
+            t0 = time.perf_counter()
+            (await client.get("/healthz")).raise_for_status()
+            return (time.perf_counter() - t0) * 1000
+
+        idle = [await health() for _ in range(30)]
+        rss_before = rss_mb(pid) if pid else None
+        truncated = await client.post("/v1/ask", content=b'{"question": "what is', headers={
+            "Content-Type": "application/json"})
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        size = len(b'{"question": ""}') + (body_mb << 20)
+        head = (f"POST /v1/ask HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json"
+                f"\r\nContent-Length: {size}\r\n\r\n").encode()
+        piece = b"x" * (1 << 16)
+
+        async def upload() -> dict[str, object]:
+            """One no-key upload over a raw connection: the body is sent while the answer
+            is read, as curl does, so the time is that of the server's answer."""
+            reader, writer = await asyncio.open_connection(host, int(port))
+            sent = 0
+
+            async def send() -> None:
+                nonlocal sent
+                writer.write(head + b'{"question": "')
+                for _ in range(body_mb << 4):
+                    writer.write(piece)
+                    await writer.drain()
+                    sent += len(piece)
+                writer.write(b'"}')
+                await writer.drain()
+
+            t0 = time.perf_counter()
+            sender = asyncio.create_task(send())
+            try:
+                line = await reader.readline()
+            except OSError:
+                line = b""
+            ms = (time.perf_counter() - t0) * 1000
+            at = sent
+            sender.cancel()
+            with suppress(asyncio.CancelledError, OSError):
+                await sender
+            writer.close()
+            with suppress(OSError):
+                await writer.wait_closed()
+            parts = line.split()
+            return {"outcome": int(parts[1]) if len(parts) > 1 else "closed",
+                    "ms": round(ms, 1), "mib_sent_before_answer": round(at / 2**20, 2)}
+
+        # Polled from another process, so this one's uploading does not slow the probe.
+        watcher = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _HEALTH_PROBE, f"{url}/healthz",
+            stdout=asyncio.subprocess.PIPE)
+        await asyncio.sleep(1.0)
+        uploads: list[dict[str, object]] = []
+        for _ in range(rounds):
+            uploads += await asyncio.gather(*(upload() for _ in range(bodies)))
+        await asyncio.sleep(1.0)
+        watcher.terminate()
+        out, _ = await watcher.communicate()
+        during = [float(x) for x in out.decode().split()]
+        rss_after = rss_mb(pid) if pid else None
+    times = [float(str(u["ms"])) for u in uploads]
+    return {"scenario": "noauth", "bodies": bodies, "body_mb": body_mb, "rounds": rounds,
+            "outcomes": sorted({str(u["outcome"]) for u in uploads}),
+            "upload_answered_p50_ms": round(pct(times, 0.5), 1),
+            "upload_answered_max_ms": round(max(times), 1),
+            "mib_sent_before_answer_max": max(float(str(u["mib_sent_before_answer"]))
+                                              for u in uploads),
+            "truncated_no_key_status": truncated.status_code, "uploads": uploads[:bodies],
+            "healthz_idle_p50_ms": round(pct(idle, 0.5), 1),
+            "healthz_during_p50_ms": round(pct(during, 0.5), 1),
+            "healthz_during_max_ms": round(max(during, default=float("nan")), 1),
+            "healthz_samples_during": len(during),
+            "rss_before_mb": _round(rss_before), "rss_after_mb": _round(rss_after)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="Duration of each level.")
@@ -380,16 +480,21 @@ def main() -> None:
     ap.add_argument("--api-key", default=os.environ.get("PAPERCHAT_BENCH_API_KEY"),
                     help="Bearer key for --url servers that need one.")
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
-    ap.add_argument("--scenario", choices=["levels", "ingest", "burst", "abandon"],
+    ap.add_argument("--scenario", choices=["levels", "ingest", "burst", "abandon",
+                                                 "noauth"],
                     default="levels", help="levels: throughput per concurrency; ingest: "
                     "closed-loop asks during an HTTP ingest vs idle; burst: --clients cold "
                     "questions at once, idle vs 1 s into an ingest (fresh servers); abandon: "
-                    "abandoned LLM asks, then search latency.")
+                    "abandoned LLM asks, then search latency; noauth: large bodies with no key "
+                    "vs /healthz.")
     ap.add_argument("--clients", type=int, default=50, help="ingest: concurrent askers.")
     ap.add_argument("--papers", type=int, default=300, help="ingest: papers uploaded.")
     ap.add_argument("--abandoned", type=int, default=45, help="abandon: asks left behind.")
     ap.add_argument("--abandon-after", type=float, default=3.0,
                     help="abandon: seconds before each of those clients hangs up.")
+    ap.add_argument("--bodies", type=int, default=3, help="noauth: uploads at once.")
+    ap.add_argument("--body-mb", type=int, default=17, help="noauth: MiB per upload.")
+    ap.add_argument("--rounds", type=int, default=5, help="noauth: rounds of uploads.")
     ap.add_argument("--set", action="append", default=[], metavar="PAPERCHAT_X=VALUE",
                     help="A setting for the server under test (repeatable).")
     ap.add_argument("--home-template", type=Path, help="Copy this data dir (the bundled "
@@ -446,6 +551,13 @@ def run_scenario(args: argparse.Namespace, qs: list[str],
                   for q in ("p50", "p95")}
         return {"scenario": "burst", **phases, **ratios, **meta,
                 "load_after": [round(x, 2) for x in os.getloadavg()]}
+    if args.scenario == "noauth":
+        env.setdefault("PAPERCHAT_API_KEY", "bench-key-not-sent")
+        with served(args.embed, args.url, template=args.home_template,
+                    extra_env=env) as server:
+            result = asyncio.run(noauth_scenario(server.url, server.pid, args.bodies,
+                                                 args.body_mb, args.rounds))
+        return {**result, **meta, "load_after": [round(x, 2) for x in os.getloadavg()]}
     if args.scenario == "ingest":
         papers = scifact_papers(args.papers)
         with served(args.embed, args.url, template=args.home_template,
