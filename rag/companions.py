@@ -23,12 +23,13 @@ collection has; it has none until a stage adds one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.store import ChromaStore
 
 if TYPE_CHECKING:
+    from rag.embedders import Embedder
     from rag.models import Paper
     from rag.settings import Settings
 
@@ -71,6 +72,17 @@ class Companion(Protocol):
     def remove(self, store: CompanionStore, paper_ids: Sequence[str]) -> None: ...
 
 
-def make_companions(settings: Settings) -> list[Companion]:
-    """The companions of a collection opened with `settings` (none yet)."""
+def make_companions(settings: Settings, embedder: Callable[[], Embedder] | None = None
+                    ) -> list[Companion]:
+    """The companions of a collection opened with `settings`; `embedder` gives the
+    collection's embedder (the Library's, built on first use).
+
+    `<name>__sentences` (rag.relevance.store): title and sentence vectors for the calibrated
+    relevance stage, kept when that stage is on and the embedder is the bundled MiniLM its
+    model was fitted on (for any other embedder the stage is off, so nothing is stored)."""
+    if (embedder is not None and settings.relevance.stage == "calibrated"
+            and settings.embed.provider == "minilm"):
+        from rag.relevance.store import SentenceCompanion
+
+        return [SentenceCompanion(embedder)]
     return []

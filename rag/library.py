@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from rag.embedders import embedder_identity
 from rag.errors import IngestBusy, InputError, NotFoundError
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from rag.db.writers import Lease, WriterLock
     from rag.embedders import Embedder
     from rag.keyword import KeywordIndex
+    from rag.relevance.stage import CalibratedRelevance
     from rag.settings import Settings
     from rag.store import ChromaStore
 
@@ -57,7 +58,7 @@ class Library:
         if companions is None:
             from rag.companions import make_companions
 
-            companions = make_companions(settings)
+            companions = make_companions(settings, lambda: self.embedder)
         self.companions: Sequence[Companion] = tuple(companions)
         self._embedder = embedder
         self._client = client
@@ -67,6 +68,7 @@ class Library:
         self._generation: str | None = None  # the last write this Library has caught up with
         self._checked = 0.0  # time.monotonic() of the last generation check
         self._refresher: threading.Thread | None = None
+        self._reranker: CalibratedRelevance | Literal[False] | None = None  # None: not built
         self._lock = threading.RLock()  # guards lazy initialisation
         self._write_lock = threading.Lock()  # one ingest or refresh at a time
 
@@ -267,9 +269,28 @@ class Library:
             return SearchResponse(query=query, results=[], timings={"total_ms": 0.0})
         self.check_embedder()
         self._notice_other_writes()
-        response = hybrid_search(self, self.keyword, query, k, mode)
+        rerank = mode == "rerank" or (mode == "default" and self.settings.relevance.rerank)
+        stage = self.reranker() if rerank else None
+        if stage is None:
+            response = hybrid_search(self, self.keyword, query, k,
+                                     "default" if mode == "rerank" else mode)
+        else:  # the relevance stage re-orders the fused top candidates (rag/relevance)
+            response = hybrid_search(self, self.keyword, query, stage.depth(k), "default")
+            response = stage.rerank(query, response, k)
         response.timings["total_ms"] = (time.perf_counter() - t0) * 1000
         return response
+
+    def reranker(self) -> CalibratedRelevance | None:
+        """The collection's relevance stage (rag.relevance.stage.make_reranker; None when it
+        is off or the embedder is not the one its model was fitted on): mode "rerank"
+        re-orders with it, and the answer path judges with it."""
+        if self._reranker is None:
+            from rag.relevance.stage import make_reranker
+
+            with self._lock:
+                if self._reranker is None:
+                    self._reranker = make_reranker(self) or False
+        return self._reranker or None
 
     # -- writes ---------------------------------------------------------------
     def ingest(self, papers: Sequence[Paper], *, prune: bool = False, rebuild: bool = False,

@@ -109,6 +109,11 @@ class RelevanceSettings(_Section):
         "papers are cited and when to refuse (rag/relevance); first-stage: the top k papers, "
         "refused by the older fixed thresholds (also used when the embedder is not the one "
         "the model was fitted on).")
+    # Off by default: on SciFact train it adds ~0.01 nDCG@10 (BENCHMARKS.md) for the cost
+    # of scoring 30 papers per search; the answer path applies the stage either way.
+    rerank: bool = Field(False, description="Search's default mode also re-orders the "
+                         "first stage's top 30 papers by the calibrated P(relevant), as mode "
+                         "'rerank' does (needs the calibrated stage).")
     cite_bar: float | None = Field(None, ge=0.0, le=1.0, description="Calibrated P(relevant) "
                                    "a paper needs to be cited; unset = the model's (0.5).")
     refuse_bar: float | None = Field(None, ge=0.0, le=1.0, description="Refuse when the "

@@ -9,7 +9,10 @@ from typing import Literal, get_args
 from rag.errors import InputError
 
 Fusion = Literal["bm25", "dense", "rrf", "zscore"]
-Mode = Literal["default", Fusion]  # a search's ranking: the configured fusion, or one named
+# A search's ranking: the configured fusion (then the relevance stage's re-ranking when
+# relevance.rerank is on) ("default"), the configured fusion re-ranked by the relevance stage
+# ("rerank"), or one fusion alone (first stage only).
+Mode = Literal["default", "rerank", Fusion]
 MODES: tuple[str, ...] = get_args(Mode)
 K_MAX = 100  # the most papers one search returns
 

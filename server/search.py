@@ -21,8 +21,9 @@ def search(
     q: Annotated[str, Query(min_length=1, pattern=NOT_BLANK, description="What to look for.")],
     k: Annotated[int | None, Query(ge=1, le=K_MAX, description="Papers to return "
                                    "(default retrieval.k).")] = None,
-    mode: Annotated[Mode | None, Query(description="Ranking: default (hybrid), bm25, "
-                                       "dense, rrf, zscore.")] = None,
+    mode: Annotated[Mode | None, Query(description="Ranking: default (hybrid), "
+                                       "rerank (hybrid re-ranked by the relevance stage), "
+                                       "bm25, dense, rrf, zscore.")] = None,
 ) -> SearchResponse:
     """Find the papers that best match a query (hybrid BM25 + embeddings).
 

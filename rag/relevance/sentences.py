@@ -22,6 +22,7 @@ class PaperSentences:
 
     texts: tuple[str, ...]
     vectors: np.ndarray  # [len(texts), dim]
+    title: np.ndarray | None = None  # the title's vector
 
 
 def paper_sentences(abstract: str) -> list[str]:
@@ -43,8 +44,11 @@ class EmbeddedSentences:
 
     def sentences(self, hits: Sequence[SearchHit]) -> dict[str, PaperSentences]:
         split = {h.paper_id: paper_sentences(h.abstract or h.snippet) for h in hits}
-        found = self._vectors.lookup([s for texts in split.values() for s in texts])
+        titles = {h.paper_id: h.title for h in hits}
+        found = self._vectors.lookup([*(s for texts in split.values() for s in texts),
+                                      *titles.values()])
         dim = next(iter(found.values())).shape[0] if found else 0
         return {pid: PaperSentences(tuple(texts), np.array([found[s] for s in texts])
-                                    if texts else np.zeros((0, dim), dtype=np.float32))
+                                    if texts else np.zeros((0, dim), dtype=np.float32),
+                                    title=found[titles[pid]])
                 for pid, texts in split.items()}

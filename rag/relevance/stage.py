@@ -13,8 +13,9 @@ Model and bars: rag/relevance/data/relevance_model.json, re-fitted by bench/rele
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -26,7 +27,9 @@ from rag.relevance.sentences import EmbeddedSentences, SentenceSource
 if TYPE_CHECKING:
     from rag.answer.searchable import Searchable
     from rag.answer.vectors import SentenceVectors
+    from rag.embedders import Embedder
     from rag.models import SearchHit, SearchResponse
+    from rag.relevance.store import CompanionStore
     from rag.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,13 +62,12 @@ class CalibratedRelevance:
         if not hits:
             return np.zeros(0), np.zeros(0)
         found = self.sentences.sentences(hits)
-        texts = [question, *(h.title for h in hits)]
-        vecs = self.vectors.lookup(texts)
-        qvec = vecs[question]
+        qvec = self.vectors.lookup([question])[question]
+        empty = np.zeros((0, qvec.shape[0]), dtype=np.float32)
         cands = [Candidate(h.paper_id, rank, h.score, h.dense_score, h.bm25_score,
                            f"{h.title} {h.abstract or h.snippet}",
-                           found[h.paper_id].vectors if h.paper_id in found
-                           else np.zeros((0, qvec.shape[0])), vecs[h.title])
+                           found[h.paper_id].vectors if h.paper_id in found else empty,
+                           found[h.paper_id].title if h.paper_id in found else None)
                  for rank, h in enumerate(hits, 1)]
         x = features(question, qvec, cands, absent)
         return self.model.pair.logit(x), self.model.pair.probability(x)
@@ -77,12 +79,32 @@ class CalibratedRelevance:
         x = question_features(question, top_logit, absent, [h.bm25_score for h in hits])
         return float(self.model.question.probability(x[None, :])[0])
 
+    def rerank(self, question: str, response: SearchResponse, k: int) -> SearchResponse:
+        """`response` with its top `depth` papers re-ordered by P(relevant) (set on each as
+        SearchHit.relevance; papers below the depth keep their order), cut to `k`."""
+        t0 = time.perf_counter()
+        head = response.results[: self.model.depth]
+        if not head:
+            return response
+        _, probs = self.score(question, head, absent_count(response))
+        order = sorted(range(len(head)), key=lambda i: (-probs[i], i))
+        ranked = [head[i].model_copy(update={"relevance": float(probs[i])}) for i in order]
+        ranked += response.results[self.model.depth:]
+        results = [h.model_copy(update={"rank": n}) for n, h in enumerate(ranked[:k], 1)]
+        timings = {**response.timings, "rerank_ms": (time.perf_counter() - t0) * 1000}
+        return response.model_copy(update={"results": results, "timings": timings})
+
     def assess(self, question: str, response: SearchResponse, k: int) -> Assessment:
         hits = response.results[: self.model.depth]
         if not hits:
             return Assessment([], refuse=True, signals={"answerable": 0.0})
         absent = absent_count(response)
-        logits, probs = self.score(question, hits, absent)
+        if all(h.relevance is not None for h in hits):  # re-ranked by Library.search
+            probs = np.array([float(h.relevance or 0.0) for h in hits])
+            clipped = np.clip(probs, 1e-12, 1 - 1e-12)
+            logits = np.log(clipped / (1 - clipped))
+        else:
+            logits, probs = self.score(question, hits, absent)
         p_answer = self.answerable(question, response, float(logits.max()), absent)
         order = sorted(range(len(hits)), key=lambda i: (-probs[i], i))[:k]
         signals = {"answerable": round(p_answer, 4), "absent": absent,
@@ -101,6 +123,11 @@ def make_relevance_stage(settings: Settings, library: Searchable,
                          vectors: SentenceVectors) -> RelevanceStage:
     """The stage `settings` ask for: the calibrated one when the collection's embedder is
     the one its model was fitted on, else the first-stage fallback (rag.answer.stages)."""
+    shared = getattr(library, "reranker", None)
+    if callable(shared) and settings.relevance == library.settings.relevance:
+        stage = shared()  # the Library's own: one sentence cache, hits re-ranked in search
+        if isinstance(stage, CalibratedRelevance):
+            return stage
     if settings.relevance.stage == "calibrated":
         model = RelevanceModel.load()
         embedder = getattr(library, "embedder_name", None)
@@ -110,3 +137,37 @@ def make_relevance_stage(settings: Settings, library: Searchable,
         log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
                  "first-stage fallback", embedder, model.embedder)
     return FirstStageRelevance(settings)
+
+
+class Collection(Protocol):
+    """What the re-ranker needs of an opened collection (rag.library.Library)."""
+
+    settings: Settings
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    @property
+    def embedder_name(self) -> str: ...
+
+    def companion(self, suffix: str) -> CompanionStore: ...
+
+
+def make_reranker(library: Collection) -> CalibratedRelevance | None:
+    """The collection's calibrated stage (None: off, or another embedder), shared by
+    `Library.search` (mode rerank) and the answer path: reads the candidates' sentence
+    vectors from the `__sentences` companion, embedding at query time only the rest."""
+    settings = library.settings
+    if settings.relevance.stage != "calibrated":
+        return None
+    model = RelevanceModel.load()
+    if library.embedder_name != model.embedder:
+        return None
+    from rag.answer.vectors import SentenceVectors
+    from rag.relevance.store import SUFFIX, StoredSentences
+
+    vectors = SentenceVectors(library.embedder)
+    stored = StoredSentences(lambda: library.companion(SUFFIX), EmbeddedSentences(vectors))
+    return CalibratedRelevance(model, vectors, sentences=stored,
+                               cite_bar=settings.relevance.cite_bar,
+                               refuse_bar=settings.relevance.refuse_bar)

@@ -154,3 +154,50 @@ def test_out_of_scope_is_refused_without_an_llm_call(minilm_small: Library,
     # The same assistant answers (and calls the model) when a paper answers.
     answer = assistant.ask(MAE_Q)
     assert not answer.refused and len(fake_openai.chat_requests) == 1
+
+
+@pytest.mark.slow
+def test_search_reranks_by_relevance_in_mode_rerank(minilm_small: Library) -> None:
+    reranked = minilm_small.search(MAE_Q, 5, mode="rerank")
+    assert reranked.results[0].paper_id == "mae"
+    probs = [h.relevance for h in reranked.results]
+    assert all(p is not None for p in probs) and probs == sorted(probs, reverse=True)
+    assert [h.rank for h in reranked.results] == [1, 2, 3, 4, 5]
+    assert "rerank_ms" in reranked.timings
+    # The default mode is the first stage unless relevance.rerank is on; a fusion named
+    # explicitly is always the first stage alone.
+    assert all(h.relevance is None for h in minilm_small.search(MAE_Q, 5).results)
+    assert all(h.relevance is None for h in minilm_small.search(MAE_Q, 5, mode="zscore").results)
+    on = Library(minilm_small.settings.with_overrides(relevance__rerank=True))
+    assert [h.paper_id for h in on.search(MAE_Q, 5).results] == [
+        h.paper_id for h in reranked.results]
+
+
+@pytest.mark.slow
+def test_sentence_vectors_are_stored_at_ingest_and_follow_prune(tmp_path: Path) -> None:
+    from rag.relevance.store import SUFFIX
+
+    settings = Settings(home=tmp_path / "h", embed={"provider": "minilm"})  # type: ignore[arg-type]
+    lib = Library(settings)
+    lib.ingest(ANSWER_PAPERS[:3])
+    got = lib.companion(SUFFIX).fetch(include=["metadatas"])
+    by_paper: dict[str, int] = {}
+    for meta in got["metadatas"]:
+        by_paper[meta["paper_id"]] = by_paper.get(meta["paper_id"], 0) + 1
+    assert set(by_paper) == {p.id for p in ANSWER_PAPERS[:3]}
+    # A changed paper replaces its records; a pruned one loses them.
+    changed = ANSWER_PAPERS[0].model_copy(update={"abstract": "One sentence only."})
+    lib.ingest([changed, ANSWER_PAPERS[1]], prune=True)
+    got = lib.companion(SUFFIX).fetch(include=["metadatas", "documents"])
+    papers = {m["paper_id"] for m in got["metadatas"]}
+    assert papers == {changed.id, ANSWER_PAPERS[1].id}
+    mine = [d for d, m in zip(got["documents"], got["metadatas"], strict=True)
+            if m["paper_id"] == changed.id]
+    assert sorted(mine) == sorted([changed.title, "One sentence only."])
+    # The stage reads them (no query-time embedding for stored papers).
+    stage = lib.reranker()
+    assert stage is not None
+    hits = lib.search("masked autoencoders", 2, mode="zscore").results
+    found = stage.sentences.sentences(hits)
+    assert found[changed.id].texts == ("One sentence only.",)
+    assert found[changed.id].title is not None
