@@ -157,6 +157,13 @@ def _print_references(answer: Answer) -> None:
         for c in answer.citations:
             tail = f"  (support {c.support:.2f})" if c.support is not None else ""
             typer.echo(f"  [{c.n}] {c.title}  [{c.paper_id}]{tail}")
+    cited = {c.paper_id for c in answer.citations}
+    related = [h for h in answer.sources if h.paper_id not in cited]
+    if related:  # what the lead's "N more are related" counts
+        typer.echo("\nRelated, not cited:")
+        for h in related:
+            tail = f"  (relevance {h.relevance:.2f})" if h.relevance is not None else ""
+            typer.echo(f"  - {h.title}  [{h.paper_id}]{tail}")
     for sentence in answer.unsupported:
         err(f"weakly supported: {sentence}")
     err(f"{answer.engine} · {answer.timings.get('total_ms', 0):.0f} ms")
