@@ -196,13 +196,7 @@ def score_support(answer: str, cited: list[SearchHit], vectors: SentenceVectors,
             supported = support is not None and support >= threshold
         sentences.append({"text": clean, "citations": nums, "support": support,
                           "supported": supported})
-    citations = [
-        Citation(n=i + 1, paper_id=h.paper_id, title=h.title,
-                 snippet=best[i + 1][1] if i + 1 in best else h.snippet,
-                 support=best[i + 1][0] if i + 1 in best else None)
-        for i, h in enumerate(cited)
-    ]
-    return sentences, citations
+    return sentences, _citations(cited, best)
 
 
 def _quoted_support(claims: list[tuple[str, str, list[int]]], cited: list[SearchHit],
@@ -226,10 +220,13 @@ def _quoted_support(claims: list[tuple[str, str, list[int]]], cited: list[Search
                      else bool(_META.search(clean)))
         sentences.append({"text": clean, "citations": nums, "support": support,
                           "supported": supported})
-    citations = [
-        Citation(n=i + 1, paper_id=h.paper_id, title=h.title,
-                 snippet=best[i + 1][1] if i + 1 in best else h.snippet,
-                 support=best[i + 1][0] if i + 1 in best else None)
-        for i, h in enumerate(cited)
-    ]
-    return sentences, citations
+    return sentences, _citations(cited, best)
+
+
+def _citations(cited: list[SearchHit], best: dict[int, tuple[float, str]]) -> list[Citation]:
+    """One Citation per source, numbered as renumbered; `best[n]` = (support, snippet) of
+    the sentence that backs source n best, when one cites it."""
+    return [Citation(n=i + 1, paper_id=h.paper_id, title=h.title,
+                     snippet=best[i + 1][1] if i + 1 in best else h.snippet,
+                     support=best[i + 1][0] if i + 1 in best else None)
+            for i, h in enumerate(cited)]
