@@ -67,6 +67,7 @@ def test_hold_is_reentrant_within_a_thread(db: Database, tmp_path: Path) -> None
             pass
 
 
+@pytest.mark.slow  # holds a lease ~4 s, per database
 def test_the_heartbeat_keeps_a_long_write_s_lease(db: Database) -> None:
     lock, other = DatabaseWriterLock(db, ttl=1.5), DatabaseWriterLock(db, ttl=1.5)
     with lock.hold("papers", wait=0) as lease:

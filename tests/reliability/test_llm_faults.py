@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from rag.library import Library
 from rag.settings import Settings
@@ -24,6 +25,7 @@ RETRIES = 1  # llm.max_retries
 BUDGET = 2 * ((RETRIES + 1) * TIMEOUT + RETRIES * 1.0) + 3.0
 
 
+@pytest.mark.slow  # ~4 s of retries and timeouts
 def test_random_llm_faults_under_load(settings: Settings, library: Library) -> None:
     with chaos_openai_server(seed=11, stall_seconds=2.5) as chaos:
         served = settings.with_overrides(llm__base_url=chaos.base_url, llm__timeout=TIMEOUT,
@@ -55,6 +57,7 @@ def test_random_llm_faults_under_load(settings: Settings, library: Library) -> N
     assert not after.json()["degraded"] and after_s < 2.0
 
 
+@pytest.mark.slow  # ~4 s of retries and timeouts
 def test_llm_down_for_good_degrades_every_answer(settings: Settings, library: Library) -> None:
     """An endpoint that only stalls: every answer is extractive, within the budget."""
     with chaos_openai_server(weights={"stall": 1}, stall_seconds=3.0) as chaos:
