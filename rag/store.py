@@ -39,6 +39,7 @@ PAGE = 5000  # records per Chroma get() page; keeps memory flat on large collect
 ID_BATCH = 500  # ids or paper ids per get/delete call (SQLite variable limits, request size)
 SCHEMA = 1
 OLD_SUFFIX = "__old"  # a `--rebuild` swap parks the replaced collection here (rag/indexer.py)
+RESOLVES = 3  # times one call follows its collection to another (see ChromaStore._call)
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,8 @@ class ChromaStore:
     """One named collection of paper chunks.
 
     Every Chroma call goes through `_call` (or, for calls by name, `_error`): Chroma's and
-    the HTTP client's exceptions leave as CollectionError / StoreUnavailable. When the
-    collection behind the cached handle is gone (a `--rebuild`, perhaps in another process,
-    swapped a new one in under the name), `_call` resolves the name again once."""
+    the HTTP client's exceptions leave as CollectionError / StoreUnavailable, and a call
+    whose collection a `--rebuild` replaced meanwhile follows the name to the new one."""
 
     def __init__(self, client: Any, name: str) -> None:
         self._client = client
@@ -92,24 +92,49 @@ class ChromaStore:
             raise self._error(e) from e
 
     def _call(self, op: Callable[[Any], T], default: T, *, create: bool = False,
-              retry: bool = True) -> T:
-        """`op(collection)`, or `default` when there is no collection. Errors are converted;
-        if the handle's collection is gone, the name is resolved again (once)."""
-        col = self._collection(create=create)
-        if col is None:
-            return default
+              retry: bool = True, suspect: Callable[[T], bool] | None = None) -> T:
+        """`op(collection)`, or `default` when there is no collection. Errors are converted.
+
+        A `--rebuild` (perhaps in another process) swaps a new collection in under the name
+        and drops the old one, maybe while `op` runs on it: `op` fails as "missing", or, if
+        the drop fell between Chroma's reads within the call, `suspect(result)` holds (hits
+        without metadata; nothing found) and the name now belongs to another collection.
+        Then `op` runs again on that one (up to RESOLVES times: one swap can take two, the
+        name being briefly only on `<name>__old`), so a reader never gets "nothing" from a
+        collection that is not empty."""
+        left = RESOLVES if retry else 0
+        while True:
+            col = self._collection(create=create)
+            if col is None:
+                return default
+            try:
+                out = op(col)
+            except Exception as e:
+                if not (left and is_missing(e)):
+                    err = self._error(e)
+                    if isinstance(err, StoreUnavailable):
+                        # Resolve again next time: while the server stays down that fails
+                        # at once, before a caller spends time (embedding a query) on a
+                        # doomed call.
+                        self._col = None
+                    raise err from e
+                self._col = None
+            else:
+                if not (left and suspect is not None and suspect(out)):
+                    return out
+                current = self._successor(col)
+                if current is None:
+                    return out
+                self._col = current
+            left -= 1
+
+    def _successor(self, col: Any) -> Any:
+        """The collection the name resolves to now, if it is not `col` (else None)."""
         try:
-            return op(col)
-        except Exception as e:
-            if not (retry and is_missing(e)):
-                err = self._error(e)
-                if isinstance(err, StoreUnavailable):
-                    # Resolve again next time: while the server stays down that fails at
-                    # once, before a caller spends time (embedding a query) on a doomed call.
-                    self._col = None
-                raise err from e
-        self._col = None
-        return self._call(op, default, create=create, retry=False)
+            current = self._resolve(create=False)
+        except CollectionError:
+            return None
+        return None if current is None or current.id == col.id else current
 
     def _error(self, e: Exception) -> CollectionError:
         if isinstance(e, CollectionError):
@@ -254,7 +279,7 @@ class ChromaStore:
 
     # -- reads ----------------------------------------------------------------
     def count_chunks(self) -> int:
-        return self._call(lambda col: int(col.count()), 0)
+        return self._call(lambda col: int(col.count()), 0, suspect=lambda n: n == 0)
 
     def recorded_paper_count(self) -> int | None:
         """The paper count the last ingest recorded, if nothing has written since."""
@@ -289,7 +314,7 @@ class ChromaStore:
             # Only the first page may move to a re-resolved collection: offsets into the
             # one a rebuild replaced would mean nothing in the new one.
             page = self._call(partial(_get_page, include=include, where=where, offset=offset),
-                              None, retry=offset == 0)
+                              None, retry=offset == 0, suspect=lambda page: not page["ids"])
             if page is None or not page["ids"]:
                 return
             yield page
@@ -355,7 +380,8 @@ class ChromaStore:
     def query(self, vector: np.ndarray, n: int) -> list[DenseHit]:
         res = self._call(lambda col: col.query(
             query_embeddings=[vector], n_results=n,
-            include=["distances", "metadatas", "documents"]), None)
+            include=["distances", "metadatas", "documents"]), None,
+            suspect=lambda res: not res["ids"][0] or None in res["metadatas"][0])
         if res is None:
             return []
         # A chunk an ingest deleted between Chroma's vector search and its metadata read
@@ -390,7 +416,7 @@ class ChromaStore:
                               for m in res["metadatas"]})
             return found
 
-        return self._call(fetch, {})
+        return self._call(fetch, {}, suspect=lambda found: len(found) < len(paper_ids))
 
     def all_papers(self) -> list[Paper]:
         papers: dict[str, Paper] = {}

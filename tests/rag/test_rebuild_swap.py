@@ -57,9 +57,11 @@ def test_searches_do_not_fail_while_another_library_rebuilds(
         monkeypatch.setattr(ChromaStore, name, paced(getattr(ChromaStore, name)))
 
     def read() -> None:
-        while not done.is_set():
+        for mode in itertools.cycle(("default", "bm25", "dense")):
+            if done.is_set():
+                return
             try:
-                responses.append(reader.search("protein language model", 3))
+                responses.append(reader.search("protein language model", 3, mode=mode))
             except Exception as e:
                 errors.append(e)
 
