@@ -46,10 +46,12 @@ def ingest_command(
         # The warnings went to stderr above; the counts are what a script reads.
         print_json(report.model_dump(mode="json", exclude={"duplicates", "warnings"}))
         return
+    backfilled = (f"; sentence vectors added for {report.backfilled} unchanged papers"
+                  if report.backfilled else "")
     typer.echo(
         f"{report.collection}: {report.papers} papers ({report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed), "
-        f"{report.chunks} chunks, {report.seconds:.1f}s")
+        f"{report.chunks} chunks, {report.seconds:.1f}s{backfilled}")
 
 
 def papers_command(

@@ -10,6 +10,13 @@ swapped in with them by `--rebuild`; it never needs to know about either:
   written is redone by the next ingest (its hash differs), records included.
 - `remove(store, paper_ids)` is called for pruned papers BEFORE their chunks are deleted,
   so a killed prune never leaves records no later prune would find.
+- `missing(store, hashes)` names the papers (of those given, with their content hashes)
+  that have no complete record of that version. An ingest asks it about the papers it
+  finds unchanged and writes theirs (`backfill`), so a collection ingested before a
+  companion existed (or while it was switched off) gets its records from an ordinary
+  re-ingest of the same files, batch by batch, without its chunks being touched. `write`
+  must store a paper's completeness marker last, so that a kill mid-write leaves the
+  paper missing (redone by the next ingest), never half-stored.
 - `--rebuild` writes into `<name>__rebuild<suffix>` and swaps it in (with `<name>__old<suffix>`
   parked and dropped) right before the chunks' own swap; the suffixes swapped are recorded
   on the new collection, so a swap killed in between is finished at the next open even by
@@ -67,9 +74,37 @@ class Companion(Protocol):
     def suffix(self) -> str: ...  # e.g. "__sentences"
 
     def write(self, store: CompanionStore, papers: Sequence[Paper],
-              hashes: dict[str, str]) -> None: ...
+              hashes: dict[str, str], *, embedder: Embedder | None = None) -> None:
+        """`embedder`: the ingest's (e.g. a worker process); None = the companion's own."""
 
     def remove(self, store: CompanionStore, paper_ids: Sequence[str]) -> None: ...
+
+    def missing(self, store: CompanionStore, hashes: dict[str, str]) -> list[str]: ...
+
+
+def backfill(companions: Sequence[tuple[Companion, CompanionStore]], papers: Sequence[Paper],
+             hashes: dict[str, str], *, embedder: Callable[[], Embedder],
+             batch_papers: int, progress: Callable[[int, int], None] | None = None) -> int:
+    """Write the companions' records of `papers` (unchanged: their chunks are in place) that
+    are missing, `batch_papers` at a time; the number of papers written. `embedder` is only
+    called when something is missing (an up-to-date collection loads no model)."""
+    hashes = {p.id: hashes[p.id] for p in papers}
+    lacking = [(c, s, set(c.missing(s, hashes))) for c, s in companions]
+    todo = [p for p in papers if any(p.id in ids for _, _, ids in lacking)]
+    if not todo:
+        return 0
+    model = embedder()
+    if progress:
+        progress(0, len(todo))
+    for start in range(0, len(todo), batch_papers):
+        batch = todo[start:start + batch_papers]
+        for companion, store, ids in lacking:
+            mine = [p for p in batch if p.id in ids]
+            if mine:
+                companion.write(store, mine, hashes, embedder=model)
+        if progress:
+            progress(start + len(batch), len(todo))
+    return len(todo)
 
 
 def make_companions(settings: Settings, embedder: Callable[[], Embedder] | None = None

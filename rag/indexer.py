@@ -18,7 +18,9 @@
 - Companion collections (rag/companions.py, e.g. `<name>__sentences`) are written with the
   chunks: per batch before the chunks, for pruned papers before their chunks are deleted,
   and swapped in by `--rebuild` (same steps, `<name><suffix>__rebuild`) right before the
-  chunks, so they never fall behind what the chunks say was written.
+  chunks, so they never fall behind what the chunks say was written. Unchanged papers
+  whose companion records are missing get them first (`backfill`, counted in the report's
+  `backfilled`), without their chunks or the generation being touched.
 - The keyword index is written alongside (old chunks of a paper deleted before its new ones
   are added) and committed once, after Chroma (after the swap in a rebuild): searches see
   the old index until the new one is complete, and a kill leaves the old one.
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from rag.chunking import Chunker
-from rag.companions import Companion, CompanionStore
+from rag.companions import Companion, CompanionStore, backfill
 from rag.errors import CollectionError, IngestError, PruneRefused
 from rag.models import IngestReport, Paper
 from rag.records import chunk_id
@@ -140,6 +142,12 @@ def run_ingest(parts: IngestParts, papers: Sequence[Paper], *, prune: bool, rebu
     report.removed = len(to_remove)
     _check_prune(len(to_remove), len(existing), max_prune_share)
 
+    if not rebuild and companions:  # records unchanged papers lack (companion added later)
+        written = {p.id for p in todo}
+        report.backfilled = backfill(companions, [p for p in papers if p.id not in written],
+                                     hashes, embedder=lambda: embedder or parts.embedder,
+                                     batch_papers=BATCH_PAPERS, progress=progress)
+
     dirty = target.exists and target.write_in_progress
     if not todo and not to_remove and not rebuild and not dirty:
         report.papers = papers_before if papers_before is not None else target.paper_count()
@@ -209,7 +217,7 @@ def _write_batch(target: ChromaStore, kw: KeywordWriter, batch: Sequence[Paper],
     chunks = chunker.chunk_many(batch)
     vectors = embedder.embed_documents([c.text for c in chunks])
     for companion, store in companions:
-        companion.write(store, batch, hashes)
+        companion.write(store, batch, hashes, embedder=embedder)
     target.upsert(batch, chunks, vectors, hashes)
     target.delete_versions({p.id: existing[p.id] for p in batch if p.id in existing},
                            keep=hashes)

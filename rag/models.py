@@ -152,6 +152,9 @@ class IngestReport(Record):
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    backfilled: int = Field(0, description="Unchanged papers whose sentence vectors (stored "
+                            "for the relevance stage) were missing and have been added; "
+                            "their chunks were not rewritten.")
     chunks: int = 0
     seconds: Annotated[float, rounded(3)] = 0.0
     duplicates: int = Field(0, description="Duplicate records merged while parsing.")

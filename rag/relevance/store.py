@@ -6,7 +6,14 @@ are embedded with the collection's embedder and stored as records
 `<paper_id>#<hash>#t` (title) and `<paper_id>#<hash>#s<i>` with metadata paper_id, hash,
 kind ("title" | "sentence") and i. The relevance stage reads them back per candidate
 (`StoredSentences`); papers without records (a collection ingested before this existed)
-are embedded at query time instead.
+are embedded at query time instead (and kept in the stage's in-memory sentence cache), as
+are papers whose records do not match the text the search returned (another version).
+
+Query time does not write what it embedded back: a read path must not write (readers may be
+many replicas, or a read-only client), a reader's version of a paper may already be
+replaced by an ingest running meanwhile, and the ingest lock would serialise questions
+behind ingests. The ingest fills in missing records instead (`missing`, called for
+unchanged papers by rag.companions.backfill): an ordinary re-ingest of the same files.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
     from rag.models import Paper, SearchHit
 
 SUFFIX = "__sentences"
+LOOKUP_BATCH = 5000  # record ids per lookup (well under SQLite's variable limit)
 
 
 class CompanionStore(Protocol):
@@ -48,7 +56,7 @@ class SentenceCompanion:
         self._embedder = embedder  # the Library's, built on first use
 
     def write(self, store: CompanionStore, papers: Sequence[Paper],
-              hashes: dict[str, str]) -> None:
+              hashes: dict[str, str], *, embedder: Embedder | None = None) -> None:
         if not papers:
             return
         ids: list[str] = []
@@ -56,22 +64,35 @@ class SentenceCompanion:
         metas: list[dict[str, Any]] = []
         for p in papers:
             h = hashes.get(p.id, "")
-            ids.append(f"{p.id}#{h}#t")
-            texts.append(p.title)
-            metas.append({"paper_id": p.id, "hash": h, "kind": "title", "i": 0})
             for i, sent in enumerate(paper_sentences(p.abstract)):
                 ids.append(f"{p.id}#{h}#s{i}")
                 texts.append(sent)
                 metas.append({"paper_id": p.id, "hash": h, "kind": "sentence", "i": i})
-        vectors = self._embedder().embed_documents(texts)
+        n = len(ids)  # the titles go last: a paper's title record says it is complete
+        for p in papers:
+            h = hashes.get(p.id, "")
+            ids.append(f"{p.id}#{h}#t")
+            texts.append(p.title)
+            metas.append({"paper_id": p.id, "hash": h, "kind": "title", "i": 0})
+        vectors = np.asarray((embedder or self._embedder()).embed_documents(texts),
+                             dtype=np.float32)
         # Older versions of these papers go first (their ids carry another hash).
         self.remove(store, [p.id for p in papers])
-        store.put(ids, embeddings=np.asarray(vectors, dtype=np.float32), documents=texts,
-                  metadatas=metas)
+        store.put(ids[:n], embeddings=vectors[:n], documents=texts[:n], metadatas=metas[:n])
+        store.put(ids[n:], embeddings=vectors[n:], documents=texts[n:], metadatas=metas[n:])
 
     def remove(self, store: CompanionStore, paper_ids: Sequence[str]) -> None:
         if paper_ids:
             store.remove(where={"paper_id": {"$in": list(paper_ids)}})
+
+    def missing(self, store: CompanionStore, hashes: dict[str, str]) -> list[str]:
+        """Papers without the title record of their current version (written last)."""
+        want = {f"{pid}#{h}#t": pid for pid, h in hashes.items()}
+        keys = list(want)
+        have: set[str] = set()
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            have.update(store.fetch(ids=keys[start:start + LOOKUP_BATCH], include=[])["ids"])
+        return [pid for key, pid in want.items() if key not in have]
 
 
 class StoredSentences:
@@ -87,26 +108,32 @@ class StoredSentences:
         got = self._store().fetch(where={"paper_id": {"$in": ids}},
                                   include=["embeddings", "documents", "metadatas"])
         parts: dict[str, dict[int, tuple[str, np.ndarray]]] = {}
-        titles: dict[str, np.ndarray] = {}
+        titles: dict[str, tuple[str, np.ndarray]] = {}
         embeddings = got.get("embeddings")
         for doc, meta, vec in zip(got.get("documents") or [], got.get("metadatas") or [],
                                   embeddings if embeddings is not None else [], strict=False):
             pid = str(meta["paper_id"])
             if meta.get("kind") == "title":
-                titles[pid] = np.asarray(vec, dtype=np.float32)
+                titles[pid] = (doc, np.asarray(vec, dtype=np.float32))
             else:
                 parts.setdefault(pid, {})[int(meta["i"])] = (doc, np.asarray(vec,
                                                                              dtype=np.float32))
         out: dict[str, PaperSentences] = {}
-        for pid in ids:
-            if pid not in titles:  # not written at ingest: embedded below
+        for h in hits:
+            pid = h.paper_id
+            if pid not in titles or pid in out:  # not written at ingest: embedded below
                 continue
             sents = [parts[pid][i] for i in sorted(parts.get(pid, {}))]
-            dim = titles[pid].shape[0]
-            out[pid] = PaperSentences(tuple(s for s, _ in sents),
-                                      np.array([v for _, v in sents]) if sents
+            texts = tuple(s for s, _ in sents)
+            # Records of another version of the paper (an ingest writing it right now, or
+            # one made with the companion switched off) are not used.
+            if titles[pid][0] != h.title or list(texts) != paper_sentences(
+                    h.abstract or h.snippet):
+                continue
+            dim = titles[pid][1].shape[0]
+            out[pid] = PaperSentences(texts, np.array([v for _, v in sents]) if sents
                                       else np.zeros((0, dim), dtype=np.float32),
-                                      title=titles[pid])
+                                      title=titles[pid][1])
         missing = [h for h in hits if h.paper_id not in out]
         if missing:
             out.update(self._fallback.sentences(missing))

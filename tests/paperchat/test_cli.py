@@ -40,7 +40,7 @@ def test_ingest_search_papers_json_contract(tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = json.loads(cli("ingest", "--json", home=home).stdout)
     assert set(first) == {"collection", "papers", "added", "updated", "unchanged", "removed",
-                          "chunks", "seconds"}
+                          "backfilled", "chunks", "seconds"}
     assert first["papers"] == first["added"] == 119 and first["chunks"] >= 119
     again = json.loads(cli("ingest", "--json", home=home).stdout)
     assert again["unchanged"] == again["papers"] == 119 and again["added"] == 0

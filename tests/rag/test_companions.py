@@ -12,6 +12,7 @@ import pytest
 
 from rag import indexer
 from rag.companions import CompanionStore
+from rag.embedders import Embedder
 from rag.library import Library
 from rag.models import Paper
 from rag.settings import Settings
@@ -27,7 +28,7 @@ class Titles:
     suffix = SUFFIX
 
     def write(self, store: CompanionStore, papers: Sequence[Paper],
-              hashes: dict[str, str]) -> None:
+              hashes: dict[str, str], *, embedder: Embedder | None = None) -> None:
         ids = [f"{p.id}#{hashes[p.id]}" for p in papers]
         store.put(ids, embeddings=np.ones((len(papers), 4), dtype=np.float32),
                   documents=[p.title for p in papers],
@@ -37,6 +38,11 @@ class Titles:
 
     def remove(self, store: CompanionStore, paper_ids: Sequence[str]) -> None:
         store.remove(where={"paper_id": {"$in": list(paper_ids)}})
+
+    def missing(self, store: CompanionStore, hashes: dict[str, str]) -> list[str]:
+        have = set(store.fetch(ids=[f"{pid}#{h}" for pid, h in hashes.items()],
+                               include=[])["ids"])
+        return [pid for pid, h in hashes.items() if f"{pid}#{h}" not in have]
 
 
 def _library(settings: Settings) -> Library:

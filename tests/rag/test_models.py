@@ -71,7 +71,8 @@ def test_ingest_report_shape() -> None:
     report = IngestReport(collection="default", papers=119, added=119, chunks=130,
                           seconds=1.23456, duplicates=2, warnings=["w"])
     assert dump(report) == {"collection": "default", "papers": 119, "added": 119,
-                            "updated": 0, "unchanged": 0, "removed": 0, "chunks": 130,
+                            "updated": 0, "unchanged": 0, "removed": 0, "backfilled": 0,
+                            "chunks": 130,
                             "seconds": 1.235, "duplicates": 2, "warnings": ["w"]}
 
 

@@ -17,8 +17,8 @@ HIT_KEYS = {"rank", "paper_id", "title", "score", "snippet"}
 CITATION_KEYS = {"n", "paper_id", "title", "snippet", "support"}
 ANSWER_KEYS = {"question", "answer", "citations", "refused", "engine", "degraded", "usage",
                "timings", "unsupported"}
-INGEST_KEYS = {"collection", "papers", "added", "updated", "unchanged", "removed", "chunks",
-               "seconds"}
+INGEST_KEYS = {"collection", "papers", "added", "updated", "unchanged", "removed",
+               "backfilled", "chunks", "seconds"}
 SESSION_KEYS = {"id", "title", "created_at", "updated_at", "message_count"}
 MESSAGE_KEYS = {"role", "content", "citations", "created_at"}
 

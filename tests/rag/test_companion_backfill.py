@@ -1,0 +1,227 @@
+"""A collection ingested before its companion existed gets the companion's records from an
+ordinary re-ingest of the same papers (rag.companions.backfill): counted in the report,
+without the chunks being rewritten or search changing, batch by batch, and an interrupted
+backfill (failure mid-batch, kill -9) is completed by the next ingest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag.companions import CompanionStore
+from rag.embedders import Embedder, make_embedder
+from rag.library import Library
+from rag.models import Paper
+from rag.relevance.sentences import paper_sentences
+from rag.relevance.store import SUFFIX, SentenceCompanion, StoredSentences
+from rag.settings import Settings
+from tests.conftest import make_papers
+
+ROOT = Path(__file__).resolve().parents[2]
+QUERIES = ["graph neural network pretraining", "protein language model", "setting 7"]
+
+
+class Counting:
+    """The fake embedder, counting the texts it embeds (and failing on call `fail_on`)."""
+
+    def __init__(self, inner: Embedder, fail_on: int | None = None) -> None:
+        self.inner, self.fail_on, self.calls, self.texts = inner, fail_on, 0, 0
+        self.name, self.dimension = inner.name, inner.dimension
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("injected failure mid-backfill")
+        self.texts += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Any:
+        return self.inner.embed_query(text)
+
+
+def _sentences(settings: Settings, embedder: Embedder | None = None) -> Library:
+    """A library with the sentence companion (the default only with MiniLM)."""
+    lib = Library(settings, embedder=embedder)
+    lib.companions = (SentenceCompanion(lambda: lib.embedder),)
+    return lib
+
+
+def _stored(lib: Library) -> dict[str, tuple[str, list[str]]]:
+    """paper id -> (title, sentences in order) of its complete records (title present)."""
+    got = lib.companion(SUFFIX).fetch(include=["documents", "metadatas"])
+    titles: dict[str, str] = {}
+    sents: dict[str, dict[int, str]] = {}
+    for doc, meta in zip(got["documents"], got["metadatas"], strict=True):
+        if meta["kind"] == "title":
+            titles[meta["paper_id"]] = doc
+        else:
+            sents.setdefault(meta["paper_id"], {})[meta["i"]] = doc
+    return {pid: (t, [sents.get(pid, {})[i] for i in sorted(sents.get(pid, {}))])
+            for pid, t in titles.items()}
+
+
+def _expected(papers: Sequence[Paper]) -> dict[str, tuple[str, list[str]]]:
+    return {p.id: (p.title, paper_sentences(p.abstract)) for p in papers}
+
+
+def _search(lib: Library) -> list[list[tuple[str, float]]]:
+    return [[(h.paper_id, round(h.score, 6)) for h in lib.search(q, 5).results]
+            for q in QUERIES]
+
+
+def _chunk_ids(lib: Library) -> list[str]:
+    return sorted(lib.store.chunk_ids())
+
+
+def test_reingest_adds_missing_sentence_vectors_without_touching_the_chunks(
+        settings: Settings) -> None:
+    papers = make_papers(150)
+    Library(settings, companions=[]).ingest(papers)  # before sentence vectors existed
+    embedder = Counting(make_embedder(settings))
+    lib = _sentences(settings, embedder)
+    assert _stored(lib) == {}
+    before = (_search(lib), _chunk_ids(lib), lib.store.generation())
+    seen: list[tuple[int, int]] = []
+
+    report = lib.ingest(papers, progress=lambda done, total: seen.append((done, total)))
+
+    assert (report.added, report.updated, report.unchanged, report.backfilled) == (0, 0, 150,
+                                                                                     150)
+    assert _stored(lib) == _expected(papers)
+    # No chunk re-embedded (only the companion's texts), none rewritten, same generation.
+    assert embedder.texts == sum(len(paper_sentences(p.abstract)) + 1 for p in papers)
+    assert (_search(lib), _chunk_ids(lib), lib.store.generation()) == before
+    assert seen[:4] == [(0, 150), (64, 150), (128, 150), (150, 150)]  # batches of 64
+
+    embedder.texts = 0
+    again = lib.ingest(papers)
+    assert (again.backfilled, again.unchanged, embedder.texts) == (0, 150, 0)
+
+
+def test_backfill_and_changes_in_one_ingest(settings: Settings) -> None:
+    papers = make_papers(10)
+    Library(settings, companions=[]).ingest(papers)
+    changed = [p.model_copy(update={"abstract": "A new abstract. Two sentences."})
+               if i < 2 else p for i, p in enumerate(papers)] + make_papers(1, prefix="new")
+    lib = _sentences(settings)
+    report = lib.ingest(changed)
+    assert (report.added, report.updated, report.unchanged, report.backfilled) == (1, 2, 8, 8)
+    assert _stored(lib) == _expected(changed)
+
+
+def test_a_backfill_that_fails_mid_batch_is_completed_by_the_next_ingest(
+        settings: Settings) -> None:
+    papers = make_papers(150)
+    Library(settings, companions=[]).ingest(papers)
+    before = (_search(Library(settings, companions=[])), _chunk_ids(Library(settings)))
+    failing = _sentences(settings, Counting(make_embedder(settings), fail_on=2))
+    with pytest.raises(RuntimeError, match="injected"):
+        failing.ingest(papers)
+    partial = _stored(failing)
+    assert partial == _expected(papers[:64])  # the first batch, whole; nothing else
+
+    lib = _sentences(settings)
+    report = lib.ingest(papers)
+    assert (report.backfilled, report.unchanged) == (86, 150)
+    assert _stored(lib) == _expected(papers)
+    assert (_search(lib), _chunk_ids(lib)) == before
+
+
+class _Half:
+    """A companion store whose title write fails: the paper's sentences are in, its
+    completeness marker is not (a kill between the two writes)."""
+
+    def __init__(self, inner: CompanionStore) -> None:
+        self.inner = inner
+
+    def put(self, ids: Sequence[str], **kw: Any) -> None:
+        if ids and str(ids[0]).endswith("#t"):
+            raise OSError("killed before the titles")
+        self.inner.put(ids, **kw)
+
+    def remove(self, **kw: Any) -> None:
+        self.inner.remove(**kw)
+
+    def fetch(self, **kw: Any) -> dict[str, Any]:
+        return self.inner.fetch(**kw)
+
+
+def test_records_without_their_title_count_as_missing_and_are_not_read(
+        settings: Settings) -> None:
+    papers = make_papers(3)
+    lib = _sentences(settings)
+    Library(settings, companions=[]).ingest(papers)
+    store = lib.companion(SUFFIX)
+    with pytest.raises(OSError):
+        SentenceCompanion(lambda: lib.embedder).write(
+            _Half(store), papers, {p.id: p.content_hash() for p in papers})
+    assert store.fetch(include=[])["ids"]  # sentences written...
+    assert _stored(lib) == {}  # ...but no paper complete
+    assert lib.ingest(papers).backfilled == 3
+    assert _stored(lib) == _expected(papers)
+
+
+def test_the_stage_reads_stored_vectors_and_embeds_other_versions(settings: Settings) -> None:
+    from rag.answer.vectors import SentenceVectors
+    from rag.relevance.sentences import EmbeddedSentences
+
+    papers = make_papers(6)
+    lib = _sentences(settings)
+    lib.ingest(papers)
+    hits = lib.search("graph neural network pretraining", 6, mode="zscore").results
+    counting = Counting(make_embedder(settings))
+    source = StoredSentences(lambda: lib.companion(SUFFIX),
+                             EmbeddedSentences(SentenceVectors(counting)))
+    found = source.sentences(hits)
+    assert counting.texts == 0 and set(found) == {p.id for p in papers}
+    assert found[hits[0].paper_id].texts == tuple(paper_sentences(hits[0].abstract or ""))
+    # A hit whose text is another version than the records (an ingest writing it now, or
+    # records left while the companion was off): embedded at query time, not mismatched.
+    other = hits[0].model_copy(update={"abstract": "Changed since. Quite."})
+    found = source.sentences([other])
+    assert found[other.paper_id].texts == ("Changed since.", "Quite.")
+    assert counting.texts == 3  # two sentences and the title
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from rag.library import Library
+    from rag.relevance.store import SentenceCompanion
+    from rag.settings import Settings
+    from tests.conftest import make_papers
+
+    lib = Library(Settings(home={home!r}, embed={{"provider": "fake"}}))
+    lib.companions = (SentenceCompanion(lambda: lib.embedder),)
+
+    def progress(done, total):
+        if done >= 64:  # the first batch is written: die without cleaning up
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    lib.ingest(make_papers(150), progress=progress)
+""")
+
+
+@pytest.mark.slow  # a subprocess that imports chromadb (~5 s on the shared machine)
+def test_a_backfill_killed_mid_way_is_completed_by_the_next_ingest(
+        settings: Settings) -> None:
+    papers = make_papers(150)
+    Library(settings, companions=[]).ingest(papers)
+    before = (_search(Library(settings)), _chunk_ids(Library(settings)))
+    code = KILLER.format(root=str(ROOT), home=str(settings.home))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == -9, proc.stderr
+    lib = _sentences(settings)
+    assert _stored(lib) == _expected(papers[:64])
+    report = lib.ingest(papers)
+    assert (report.backfilled, report.unchanged) == (86, 150)
+    assert _stored(lib) == _expected(papers)
+    assert (_search(lib), _chunk_ids(lib)) == before
