@@ -113,10 +113,13 @@ def make_companions(settings: Settings, embedder: Callable[[], Embedder] | None 
     collection's embedder (the Library's, built on first use).
 
     `<name>__sentences` (rag.relevance.store): title and sentence vectors for the calibrated
-    relevance stage, kept when that stage is on and the embedder is the bundled MiniLM its
-    model was fitted on (for any other embedder the stage is off, so nothing is stored)."""
+    relevance stage, kept when that stage is on, `relevance.store_sentences` is true (the
+    default) and the embedder is the bundled MiniLM its model was fitted on (for any other
+    embedder the stage is off, so nothing is stored). Without it the stage embeds at query
+    time (rag.relevance.store.StoredSentences falls back for papers without records, and
+    ignores records left from before that no longer match a paper's text)."""
     if (embedder is not None and settings.relevance.stage == "calibrated"
-            and settings.embed.provider == "minilm"):
+            and settings.relevance.store_sentences and settings.embed.provider == "minilm"):
         from rag.relevance.store import SentenceCompanion
 
         return [SentenceCompanion(embedder)]

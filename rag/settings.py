@@ -114,6 +114,11 @@ class RelevanceSettings(_Section):
     rerank: bool = Field(False, description="Search's default mode also re-orders the "
                          "first stage's top 30 papers by the calibrated P(relevant), as mode "
                          "'rerank' does (needs the calibrated stage).")
+    store_sentences: bool = Field(True, description="Store each paper's abstract-sentence "
+                                  "and title vectors at ingest for the calibrated stage (about "
+                                  "2x the ingest embedding work; BENCHMARKS.md). Off: faster "
+                                  "ingest, and the stage embeds each candidate's sentences when "
+                                  "a question first retrieves it (kept in memory).")
     cite_bar: float | None = Field(None, ge=0.0, le=1.0, description="Calibrated P(relevant) "
                                    "a paper needs to be cited; unset = the model's (0.5).")
     refuse_bar: float | None = Field(None, ge=0.0, le=1.0, description="Refuse when the "

@@ -225,3 +225,29 @@ def test_a_backfill_killed_mid_way_is_completed_by_the_next_ingest(
     assert (report.backfilled, report.unchanged) == (86, 150)
     assert _stored(lib) == _expected(papers)
     assert (_search(lib), _chunk_ids(lib)) == before
+
+
+@pytest.mark.slow  # real MiniLM (the calibrated stage needs it): two small ingests
+def test_without_stored_sentences_the_stage_embeds_at_query_time_with_the_same_result(
+        tmp_path: Path) -> None:
+    from rag.companions import make_companions
+    from tests.rag.conftest import ANSWER_PAPERS
+
+    def library(name: str, store: bool) -> Library:
+        return Library(Settings(home=tmp_path / name, embed={"provider": "minilm"},  # type: ignore[arg-type]
+                                relevance={"store_sentences": store}))  # type: ignore[arg-type]
+
+    stored, skipped = library("stored", True), library("skipped", False)
+    assert make_companions(skipped.settings, lambda: skipped.embedder) == []
+    stored.ingest(ANSWER_PAPERS)
+    skipped.ingest(ANSWER_PAPERS)
+    assert skipped.companion(SUFFIX).fetch(include=[])["ids"] == []
+    assert len(_stored(stored)) == len(ANSWER_PAPERS)
+    question = "Which paper reconstructs masked image patches?"
+    a, b = (lib.search(question, 5, mode="rerank").results for lib in (stored, skipped))
+    assert [h.paper_id for h in a] == [h.paper_id for h in b]
+    assert [h.relevance for h in a] == pytest.approx([h.relevance for h in b], abs=1e-4)
+    # Switching it on later: the next ingest of the same papers backfills them.
+    on = library("skipped", True)
+    assert on.ingest(ANSWER_PAPERS).backfilled == len(ANSWER_PAPERS)
+    assert _stored(on) == _expected(ANSWER_PAPERS)
