@@ -1,15 +1,24 @@
 """Ingest cost of the sentence vectors stored for the relevance stage:
-`python bench/relevance_ingest.py [--runs 2]`.
+`python bench/relevance_ingest.py [--dataset bundled|scifact|scale] [--sample N] [--runs 2]`.
 
-Ingests the bundled 119 papers into fresh data dirs with MiniLM, alternating with the
-`__sentences` companion (relevance.stage=calibrated, the default) and without it
-(first-stage), the model loaded before the clock starts; prints papers/s per run and the
-median ratio.
+Ingests the papers into fresh data dirs with MiniLM (onnx), alternating without the
+`__sentences` companion (relevance.store_sentences=false) and with it (the default), the
+model loaded before the clock starts. Prints papers/s per run, the median ratio, and the
+throughput of each kind of text: chunks/s from the runs without sentences, and the extra
+texts (abstract sentences + title) per second from the difference of the two; from these,
+`--project N` estimates an N-paper ingest of the same kind of papers.
+
+Datasets: bundled = the 119 bundled papers; scifact = a seeded sample of SciFact train's
+5,183 abstracts (/work/shared/benchmarks/scifact-train; --sample, default 300); scale = the
+synthetic arXiv-like papers of bench/scale/generate.py (what the 100k scale run ingests;
+--sample, default 300).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import random
 import statistics
 import sys
 import tempfile
@@ -18,37 +27,76 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.bundled import bundled_collection_path
-from ingest.parsers import parse_file
 from rag.library import Library
+from rag.models import Paper
+from rag.relevance.sentences import paper_sentences
 from rag.settings import Settings
 
+SCIFACT = Path(os.environ.get("PAPERCHAT_SCIFACT", "/work/shared/benchmarks/scifact-train"))
 
-def one(stage: str, home: Path) -> float:
+
+def papers_of(dataset: str, sample: int) -> list[Paper]:
+    if dataset == "bundled":
+        from ingest.bundled import bundled_collection_path
+        from ingest.parsers import parse_file
+
+        return parse_file(bundled_collection_path()).papers
+    if dataset == "scifact":
+        from evals.beir import load_corpus
+
+        corpus = load_corpus(SCIFACT / "corpus.jsonl")
+        return random.Random(0).sample(corpus, min(sample, len(corpus)))
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "scale"))
+    from generate import Generator, bundled_sources  # type: ignore[import-not-found]
+
+    return list(Generator(bundled_sources(), seed=0).papers(sample))
+
+
+def one(store_sentences: bool, home: Path, papers: list[Paper]) -> tuple[float, int]:
+    """(seconds, chunks) of one ingest into a fresh home."""
     settings = Settings(home=home, embed={"provider": "minilm"},  # type: ignore[arg-type]
-                        relevance={"stage": stage})  # type: ignore[arg-type]
-    papers = parse_file(bundled_collection_path()).papers
+                        relevance={"store_sentences": store_sentences})  # type: ignore[arg-type]
     lib = Library(settings)
     lib.embedder.embed_documents(["warm up"])
     t0 = time.perf_counter()
-    lib.ingest(papers)
-    return len(papers) / (time.perf_counter() - t0)
+    report = lib.ingest(papers)
+    return time.perf_counter() - t0, report.chunks
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="bundled", choices=("bundled", "scifact", "scale"))
+    ap.add_argument("--sample", type=int, default=300)
     ap.add_argument("--runs", type=int, default=2)
+    ap.add_argument("--project", type=int, default=100_000,
+                    help="papers to project the ingest time for")
     args = ap.parse_args()
-    rates: dict[str, list[float]] = {"first-stage": [], "calibrated": []}
+    papers = papers_of(args.dataset, args.sample)
+    extra = sum(len(paper_sentences(p.abstract)) + 1 for p in papers)
+    print(f"{args.dataset}: {len(papers)} papers, {extra} sentence+title texts "
+          f"({extra / len(papers):.1f} per paper); load average {os.getloadavg()[0]:.1f}",
+          flush=True)
+    secs: dict[bool, list[float]] = {False: [], True: []}
+    chunks = 0
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):
-            for stage in ("first-stage", "calibrated"):
-                rate = one(stage, Path(tmp) / f"{stage}-{run}")
-                rates[stage].append(rate)
-                print(f"run {run + 1} {stage:12s} {rate:6.1f} papers/s", flush=True)
-    before, after = (statistics.median(rates[s]) for s in ("first-stage", "calibrated"))
-    print(f"median: without sentences {before:.1f} papers/s, with {after:.1f} papers/s "
-          f"(x{after / before:.2f})")
+            for on in (False, True):
+                s, chunks = one(on, Path(tmp) / f"{on}-{run}", papers)
+                secs[on].append(s)
+                print(f"run {run + 1} {'with' if on else 'without':7s} sentences "
+                      f"{len(papers) / s:6.1f} papers/s ({s:.1f} s, load "
+                      f"{os.getloadavg()[0]:.1f})", flush=True)
+    before, after = (statistics.median(secs[on]) for on in (False, True))
+    n = len(papers)
+    chunk_rate = chunks / before
+    extra_rate = extra / (after - before) if after > before else float("inf")
+    print(f"median: without sentences {n / before:.1f} papers/s, with {n / after:.1f} "
+          f"papers/s (ingest time x{after / before:.2f})")
+    print(f"chunks: {chunks} ({chunks / n:.2f} per paper), {chunk_rate:.1f} chunks/s; "
+          f"sentence+title texts: {extra_rate:.1f}/s")
+    print(f"projected {args.project:,} papers of this kind: "
+          f"{args.project / (n / before) / 3600:.2f} h without sentences, "
+          f"{args.project / (n / after) / 3600:.2f} h with")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def _chunk_ids(lib: Library) -> list[str]:
 
 def test_reingest_adds_missing_sentence_vectors_without_touching_the_chunks(
         settings: Settings) -> None:
-    papers = make_papers(150)
+    papers = make_papers(70)
     Library(settings, companions=[]).ingest(papers)  # before sentence vectors existed
     embedder = Counting(make_embedder(settings))
     lib = _sentences(settings, embedder)
@@ -92,17 +92,16 @@ def test_reingest_adds_missing_sentence_vectors_without_touching_the_chunks(
 
     report = lib.ingest(papers, progress=lambda done, total: seen.append((done, total)))
 
-    assert (report.added, report.updated, report.unchanged, report.backfilled) == (0, 0, 150,
-                                                                                     150)
+    assert (report.added, report.updated, report.unchanged, report.backfilled) == (0, 0, 70, 70)
     assert _stored(lib) == _expected(papers)
     # No chunk re-embedded (only the companion's texts), none rewritten, same generation.
     assert embedder.texts == sum(len(paper_sentences(p.abstract)) + 1 for p in papers)
     assert (_search(lib), _chunk_ids(lib), lib.store.generation()) == before
-    assert seen[:4] == [(0, 150), (64, 150), (128, 150), (150, 150)]  # batches of 64
+    assert seen[:3] == [(0, 70), (64, 70), (70, 70)]  # batches of 64
 
     embedder.texts = 0
     again = lib.ingest(papers)
-    assert (again.backfilled, again.unchanged, embedder.texts) == (0, 150, 0)
+    assert (again.backfilled, again.unchanged, embedder.texts) == (0, 70, 0)
 
 
 def test_backfill_and_changes_in_one_ingest(settings: Settings) -> None:
@@ -118,7 +117,7 @@ def test_backfill_and_changes_in_one_ingest(settings: Settings) -> None:
 
 def test_a_backfill_that_fails_mid_batch_is_completed_by_the_next_ingest(
         settings: Settings) -> None:
-    papers = make_papers(150)
+    papers = make_papers(70)
     Library(settings, companions=[]).ingest(papers)
     before = (_search(Library(settings, companions=[])), _chunk_ids(Library(settings)))
     failing = _sentences(settings, Counting(make_embedder(settings), fail_on=2))
@@ -129,7 +128,7 @@ def test_a_backfill_that_fails_mid_batch_is_completed_by_the_next_ingest(
 
     lib = _sentences(settings)
     report = lib.ingest(papers)
-    assert (report.backfilled, report.unchanged) == (86, 150)
+    assert (report.backfilled, report.unchanged) == (6, 70)
     assert _stored(lib) == _expected(papers)
     assert (_search(lib), _chunk_ids(lib)) == before
 
@@ -205,14 +204,14 @@ KILLER = textwrap.dedent("""
         if done >= 64:  # the first batch is written: die without cleaning up
             os.kill(os.getpid(), signal.SIGKILL)
 
-    lib.ingest(make_papers(150), progress=progress)
+    lib.ingest(make_papers(70), progress=progress)
 """)
 
 
 @pytest.mark.slow  # a subprocess that imports chromadb (~5 s on the shared machine)
 def test_a_backfill_killed_mid_way_is_completed_by_the_next_ingest(
         settings: Settings) -> None:
-    papers = make_papers(150)
+    papers = make_papers(70)
     Library(settings, companions=[]).ingest(papers)
     before = (_search(Library(settings)), _chunk_ids(Library(settings)))
     code = KILLER.format(root=str(ROOT), home=str(settings.home))
@@ -222,7 +221,7 @@ def test_a_backfill_killed_mid_way_is_completed_by_the_next_ingest(
     lib = _sentences(settings)
     assert _stored(lib) == _expected(papers[:64])
     report = lib.ingest(papers)
-    assert (report.backfilled, report.unchanged) == (86, 150)
+    assert (report.backfilled, report.unchanged) == (6, 70)
     assert _stored(lib) == _expected(papers)
     assert (_search(lib), _chunk_ids(lib)) == before
 
