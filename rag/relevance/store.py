@@ -18,6 +18,8 @@ unchanged papers by rag.companions.backfill): an ordinary re-ingest of the same 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -96,15 +98,47 @@ class SentenceCompanion:
 
 
 class StoredSentences:
-    """`SentenceSource` reading the companion, embedding at query time what is missing."""
+    """`SentenceSource` reading the companion, embedding at query time what is missing.
 
-    def __init__(self, store: Callable[[], CompanionStore], fallback: EmbeddedSentences
-                 ) -> None:
+    Papers read from the store are kept in memory (LRU, `max_papers`): a paper retrieved
+    again costs no Chroma read. Each use checks the kept records against the hit's title and
+    abstract, so a paper changed by an ingest since is read (or embedded) afresh."""
+
+    def __init__(self, store: Callable[[], CompanionStore], fallback: EmbeddedSentences,
+                 max_papers: int = 2048) -> None:
         self._store = store
         self._fallback = fallback
+        self._kept: OrderedDict[str, tuple[str, PaperSentences]] = OrderedDict()
+        self._max = max_papers
+        self._lock = threading.Lock()
 
     def sentences(self, hits: Sequence[SearchHit]) -> dict[str, PaperSentences]:
-        ids = list(dict.fromkeys(h.paper_id for h in hits))
+        split = {h.paper_id: (h.title, paper_sentences(h.abstract or h.snippet)) for h in hits}
+        out: dict[str, PaperSentences] = {}
+        with self._lock:
+            for pid, (title, texts) in split.items():
+                kept = self._kept.get(pid)
+                if kept is not None and kept[0] == title and list(kept[1].texts) == texts:
+                    self._kept.move_to_end(pid)
+                    out[pid] = kept[1]
+        ids = [pid for pid in split if pid not in out]
+        read = self._read(ids, split) if ids else {}
+        if read:
+            with self._lock:
+                for pid, found in read.items():
+                    self._kept[pid] = (split[pid][0], found)
+                    self._kept.move_to_end(pid)
+                while len(self._kept) > self._max:
+                    self._kept.popitem(last=False)
+        out.update(read)
+        missing = [h for h in hits if h.paper_id not in out]
+        if missing:
+            out.update(self._fallback.sentences(missing))
+        return out
+
+    def _read(self, ids: list[str], split: dict[str, tuple[str, list[str]]]
+              ) -> dict[str, PaperSentences]:
+        """The stored records of these papers that match the hits' text."""
         got = self._store().fetch(where={"paper_id": {"$in": ids}},
                                   include=["embeddings", "documents", "metadatas"])
         parts: dict[str, dict[int, tuple[str, np.ndarray]]] = {}
@@ -119,22 +153,17 @@ class StoredSentences:
                 parts.setdefault(pid, {})[int(meta["i"])] = (doc, np.asarray(vec,
                                                                              dtype=np.float32))
         out: dict[str, PaperSentences] = {}
-        for h in hits:
-            pid = h.paper_id
-            if pid not in titles or pid in out:  # not written at ingest: embedded below
+        for pid in ids:
+            if pid not in titles:  # not written at ingest: embedded at query time
                 continue
             sents = [parts[pid][i] for i in sorted(parts.get(pid, {}))]
             texts = tuple(s for s, _ in sents)
             # Records of another version of the paper (an ingest writing it right now, or
             # one made with the companion switched off) are not used.
-            if titles[pid][0] != h.title or list(texts) != paper_sentences(
-                    h.abstract or h.snippet):
+            if titles[pid][0] != split[pid][0] or list(texts) != split[pid][1]:
                 continue
             dim = titles[pid][1].shape[0]
             out[pid] = PaperSentences(texts, np.array([v for _, v in sents]) if sents
                                       else np.zeros((0, dim), dtype=np.float32),
                                       title=titles[pid][1])
-        missing = [h for h in hits if h.paper_id not in out]
-        if missing:
-            out.update(self._fallback.sentences(missing))
         return out

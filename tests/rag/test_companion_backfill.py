@@ -189,6 +189,44 @@ def test_the_stage_reads_stored_vectors_and_embeds_other_versions(settings: Sett
     assert counting.texts == 3  # two sentences and the title
 
 
+class _Reads(_Half):
+    """Counts the reads of a companion store."""
+
+    def __init__(self, inner: CompanionStore) -> None:
+        super().__init__(inner)
+        self.reads = 0
+
+    def fetch(self, **kw: Any) -> dict[str, Any]:
+        self.reads += 1
+        return self.inner.fetch(**kw)
+
+
+def test_stored_vectors_are_kept_in_memory_until_the_paper_changes(settings: Settings) -> None:
+    from rag.answer.vectors import SentenceVectors
+    from rag.relevance.sentences import EmbeddedSentences
+
+    papers = make_papers(4)
+    lib = _sentences(settings)
+    lib.ingest(papers)
+    reads = _Reads(lib.companion(SUFFIX))
+    source = StoredSentences(lambda: reads, EmbeddedSentences(SentenceVectors(lib.embedder)),
+                             max_papers=3)
+    hits = lib.search("protein language model", 4, mode="zscore").results
+    first = source.sentences(hits[:3])
+    again = source.sentences(hits[:3])
+    assert reads.reads == 1 and all(again[p] is first[p] for p in first)
+    source.sentences(hits[3:])  # a fourth paper: the least recently used one is dropped
+    source.sentences(hits[:3])
+    assert reads.reads == 3
+    # The paper changed since (a re-ingest): its kept vectors are not used.
+    changed = papers[0].model_copy(update={"abstract": "Rewritten. Entirely."})
+    lib.ingest([changed])
+    hit = next(h for h in lib.search("Rewritten", 4, mode="zscore").results
+               if h.paper_id == changed.id)
+    assert source.sentences([hit])[changed.id].texts == ("Rewritten.", "Entirely.")
+    assert reads.reads == 4
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     sys.path.insert(0, {root!r})
