@@ -133,6 +133,20 @@ def test_a_backfill_that_fails_mid_batch_is_completed_by_the_next_ingest(
     assert (_search(lib), _chunk_ids(lib)) == before
 
 
+def test_the_ingests_embedder_embeds_the_companion_texts_too(settings: Settings) -> None:
+    """The server's HTTP ingest embeds in a worker process (Library.ingest(embedder=)): the
+    sentence vectors, written or backfilled, must come from it, not the in-process model."""
+    papers = make_papers(5)
+    texts = sum(len(paper_sentences(p.abstract)) + 1 for p in papers)
+    Library(settings, companions=[]).ingest(papers[:3])
+    own, worker = Counting(make_embedder(settings)), Counting(make_embedder(settings))
+    lib = _sentences(settings, own)
+    report = lib.ingest(papers, embedder=worker)  # 2 new papers, 3 to backfill
+    assert (report.added, report.backfilled) == (2, 3)
+    assert own.texts == 0 and worker.texts > texts  # the sentences and the new chunks
+    assert _stored(lib) == _expected(papers)
+
+
 class _Half:
     """A companion store whose title write fails: the paper's sentences are in, its
     completeness marker is not (a kill between the two writes)."""
