@@ -1,6 +1,6 @@
 """Answer-layer latency on the bundled collection (issue 3 targets).
 
-Run:  python bench/answer_latency.py [--rounds 2] [--cold-runs 3]
+Run:  python bench/answer_latency.py [--rounds 2] [--cold-runs 3] [--home DIR]
 
 In one process, with the real MiniLM model and the bundled QA suite's answerable questions:
 - llm engine: time from calling Assistant.stream to the chat request arriving at a local
@@ -34,6 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--cold-runs", type=int, default=3)
+    ap.add_argument("--home", type=Path, default=None, help="data dir to use (the bundled "
+                    "collection is synced into it; default: a fresh temporary one)")
     args = ap.parse_args()
 
     from ingest.pipeline import ingest_paths
@@ -42,7 +44,7 @@ def main() -> None:
     from rag.settings import Settings
     from tests.utils.fake_openai import fake_openai_server
 
-    home = Path(tempfile.mkdtemp(prefix="paperchat-answer-bench-"))
+    home = args.home or Path(tempfile.mkdtemp(prefix="paperchat-answer-bench-"))
     base = Settings(home=home)
     library = Library(base)
     ingest_paths(library, [])
