@@ -8,7 +8,9 @@ each size, in a fresh temporary PAPERCHAT_HOME, with separate worker processes s
 RSS belongs to one phase:
 - ingest: the synthetic collection (bench/scale/generate.py) with the fast deterministic
   HashingEmbedder (384-d, so vectors have MiniLM's size); papers/s, time split into
-  chunking / embedding / Chroma upsert / keyword index / the rest, disk (du), peak RSS;
+  chunking / embedding / Chroma upsert / keyword index / the rest, disk (du), peak RSS.
+  The HashingEmbedder's collections keep no `<name>__sentences` companion (only MiniLM's
+  do, rag/companions.py); `--companions sentences` adds it, as a MiniLM collection has it;
 - search: open time in a fresh process (server mode rebuilds BM25 from Chroma here),
   then warm latency p50/p95 over N queries for bm25, dense and default (hybrid) modes,
   and a known-item sanity check (a paper's exact title finds it at rank 1);
@@ -68,6 +70,9 @@ PHASES: dict[str, tuple[str, str, str]] = {
     "keyword_add_s": ("rag.keyword", "KeywordWriter", "add"),  # tantivy: queue documents
     "keyword_commit_s": ("rag.keyword", "KeywordIndex", "_commit"),  # tantivy: index+merge
     "keyword_tantivy_sync_s": ("rag.keyword", "KeywordIndex", "sync"),
+    # --companions sentences: the relevance stage's per-sentence vectors (rag/companions.py)
+    "companion_write_s": ("rag.relevance.store", "SentenceCompanion", "write"),
+    "companion_put_s": ("rag.companions", "CompanionStore", "put"),
 }
 
 
@@ -107,7 +112,10 @@ class PhaseTimer:
 
     def install(self) -> PhaseTimer:
         for label, (module, cls_name, method) in PHASES.items():
-            cls = getattr(importlib.import_module(module), cls_name, None)
+            try:
+                cls = getattr(importlib.import_module(module), cls_name, None)
+            except ImportError:  # a module this version of the code does not have
+                continue
             original = None if cls is None else cls.__dict__.get(method)
             if original is None:  # not in this version of the code
                 continue
@@ -138,6 +146,7 @@ class TimedEmbedder:
 
         self.inner = HashingEmbedder(dimension)
         self.seconds = 0.0
+        self.texts = 0
 
     @property
     def name(self) -> str:
@@ -149,6 +158,7 @@ class TimedEmbedder:
 
     def embed_documents(self, texts: list[str]) -> Any:
         t0 = time.perf_counter()
+        self.texts += len(texts)
         try:
             return self.inner.embed_documents(texts)
         finally:
@@ -170,6 +180,19 @@ def make_settings(home: Path, chroma_url: str | None, collection: str = "papers"
                     embed={"provider": "fake", "dimensions": 384})  # type: ignore[arg-type]
 
 
+def open_library(args: argparse.Namespace, settings: Any, embedder: TimedEmbedder) -> Any:
+    """A Library with the embedder; with `--companions sentences`, also writing the
+    sentence companion a MiniLM collection keeps (the HashingEmbedder's gets none)."""
+    from rag.library import Library
+
+    if not args.companions:
+        return Library(settings, embedder=embedder)
+    from rag.relevance.store import SentenceCompanion
+
+    return Library(settings, embedder=embedder,
+                   companions=[SentenceCompanion(lambda: embedder)])
+
+
 def loadavg() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -177,14 +200,13 @@ def loadavg() -> float:
 # -- worker phases (each in its own process) ------------------------------------------------
 def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from rag.chunking import Chunker
-    from rag.library import Library
 
     papers = load_papers(args.papers, 0, args.size)
     settings = make_settings(args.home, args.chroma_url)
     Chunker(settings.chunk).chunk(papers[0])  # import llama-index/tiktoken outside the timing
     timer = PhaseTimer().install()
     embedder = TimedEmbedder()
-    lib = Library(settings, embedder=embedder)
+    lib = open_library(args, settings, embedder)
     lib.store.exists  # noqa: B018 - open the Chroma client outside the timing
     load0 = loadavg()
     t0 = time.perf_counter()
@@ -194,6 +216,7 @@ def phase_ingest(args: argparse.Namespace) -> dict[str, Any]:
     assert report.added == args.size, report
     return {"ingest_s": total, "papers_per_s": args.size / total, "chunks": report.chunks,
             "embed_fake_s": embedder.seconds, "store_side_s": total - embedder.seconds,
+            "embedded_texts": embedder.texts,
             **phases, "peak_rss_mb": peak_rss_mb(), "loadavg": [load0, loadavg()]}
 
 
@@ -261,7 +284,6 @@ def phase_search(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from rag.chunking import Chunker
-    from rag.library import Library
 
     all_papers = read_jsonl(args.papers)
     base = all_papers[:args.size]
@@ -275,8 +297,8 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
 
     small, small_phases = [], []
     for rep in range(REPS):
-        lib = Library(make_settings(args.home, args.chroma_url, f"empty{rep}"),
-                      embedder=TimedEmbedder())
+        lib = open_library(args, make_settings(args.home, args.chroma_url, f"empty{rep}"),
+                           TimedEmbedder())
         lib.store.exists  # noqa: B018
         t0 = time.perf_counter()
         lib.ingest(extra[rep * EXTRA:(rep + 1) * EXTRA])
@@ -284,7 +306,7 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
         small_phases.append(timer.take())
 
     t0 = time.perf_counter()
-    lib = Library(settings, embedder=TimedEmbedder())
+    lib = open_library(args, settings, TimedEmbedder())
     lib.keyword  # noqa: B018 - open outside the incremental timing, like a running server
     out["open_s"] = time.perf_counter() - t0
     timer.take()
@@ -341,9 +363,11 @@ WORKERS = {"ingest": phase_ingest, "search": phase_search, "incremental": phase_
 
 # -- orchestration ---------------------------------------------------------------------------
 def run_worker(phase: str, size: int, home: Path, papers: Path, chroma_url: str | None,
-               queries: int) -> dict[str, Any]:
+               queries: int, companions: str = "") -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", phase, "--size",
            str(size), "--home", str(home), "--papers", str(papers), "--queries", str(queries)]
+    if companions:
+        cmd += ["--companions", companions]
     if chroma_url:
         cmd += ["--chroma-url", chroma_url]
     env = {k: v for k, v in os.environ.items()
@@ -377,15 +401,15 @@ def store_for(kind: str, workdir: Path) -> Iterator[tuple[str | None, int | None
 
 
 def bench_one(kind: str, size: int, papers: Path, workdir: Path, queries: int,
-              log: Callable[[str], None]) -> dict[str, Any]:
+              log: Callable[[str], None], companions: str = "") -> dict[str, Any]:
     run_dir = workdir / f"{kind}-{size}"
     home = run_dir / "home"
     home.mkdir(parents=True)
-    row: dict[str, Any] = {"store": kind, "size": size}
+    row: dict[str, Any] = {"store": kind, "size": size, "companions": companions}
     with store_for(kind, run_dir) as (url, pid, data):
         for phase in ("ingest", "search", "incremental"):
             log(f"{kind} {size}: {phase} ...")
-            row[phase] = run_worker(phase, size, home, papers, url, queries)
+            row[phase] = run_worker(phase, size, home, papers, url, queries, companions)
             if phase == "ingest":
                 row["disk_mb"] = du_bytes(home, *(p for p in [data] if p)) / 1e6
             if pid:
@@ -425,6 +449,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     ap.add_argument("--workdir", type=Path, help="keep data here instead of a temp dir")
     ap.add_argument("--label", default="", help="free text stored in the results")
+    ap.add_argument("--companions", choices=["", "sentences"], default="",
+                    help="also write the <name>__sentences companion (as MiniLM ingests do)")
     # worker mode (internal)
     ap.add_argument("--worker", choices=sorted(WORKERS))
     ap.add_argument("--size", type=int)
@@ -466,7 +492,8 @@ def main() -> None:
                                     "are chunks / chunks_per_s (extrapolated)")
     for kind in stores:
         for size in sizes:
-            results["runs"].append(bench_one(kind, size, papers, workdir, args.queries, log))
+            results["runs"].append(bench_one(kind, size, papers, workdir, args.queries, log,
+                                             args.companions))
             args.out.write_text(json.dumps(results, indent=2))  # partial results survive
     results["machine"]["loadavg_end"] = loadavg()
     args.out.write_text(json.dumps(results, indent=2))
