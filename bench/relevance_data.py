@@ -4,7 +4,7 @@ Runs the default first stage (`Library.search`) for every question of a dataset 
 per question, the ranked candidates with their first-stage scores plus what the relevance
 features need (the question's vector, the collection's term frequencies); per paper, its
 sentences and their vectors. Everything is cached under `--cache` (default
-/work/cache/relevance or $PAPERCHAT_RELEVANCE_CACHE) keyed by the dataset, the collection
+/work/cache/relevance or $RELEVANCE_FIT_CACHE) keyed by the dataset, the collection
 and the code's FEATURE_INPUTS version, so re-fitting after a feature change costs seconds,
 while a new embedder or first stage (a changed collection) is collected afresh.
 
@@ -36,7 +36,8 @@ DATASETS = ("scifact", "bundled", "holdout", "scifact-oos")
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PAPERCHAT_RELEVANCE_CACHE", "/work/cache/relevance"))
+    # Not PAPERCHAT_*: pydantic-settings would read PAPERCHAT_RELEVANCE_CACHE as a setting.
+    return Path(os.environ.get("RELEVANCE_FIT_CACHE", "/work/cache/relevance"))
 
 
 @dataclass

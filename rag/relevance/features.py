@@ -12,12 +12,16 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 
 from rag.answer.text import content_terms
 
 _WORD = re.compile(r"[a-z0-9]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+PRF_DEPTH = 3  # first-stage papers whose mean sentence vector feeds the query (dense PRF)
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Candidate:
     text: str  # title + abstract
     sentences: np.ndarray  # [n, dim] L2-normalised sentence vectors (n may be 0)
     title: np.ndarray | None = None  # the title's vector
+    sentence_texts: tuple[str, ...] = ()  # the sentences `sentences` embeds
+    title_text: str = ""
 
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -43,7 +49,56 @@ FEATURE_NAMES: tuple[str, ...] = (
     "top_dense", "top_sent1", "absent",
     "title", "title_z", "mean_vec", "mean_vec_z", "sent_lse",
     "dense_rank", "bm25_rank", "sent_rank",
+    "prf_mean", "prf_sent", "prf_z",
+    "sent_cover", "sent_cover_w", "sent_cover_gap", "title_cover", "bigram",
+    "num_match", "has_num",
 )
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(content_terms(text))
+
+
+def _bigrams(texts: Sequence[str]) -> set[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for t in texts:
+        terms = _terms(t)
+        out.update(pairwise(terms))
+    return out
+
+
+def _lexical(question: str, q_terms: Sequence[str], weight: np.ndarray,
+             cands: Sequence[Candidate]) -> dict[str, np.ndarray]:
+    """Where the question's words sit in each candidate: the best single sentence's share
+    of them (plain and in-list-idf weighted), the title's share, the question's adjacent
+    content-word pairs found adjacent in a sentence or the title, its numbers found."""
+    n = len(cands)
+    out = {k: np.zeros(n) for k in ("sent_cover", "sent_cover_w", "title_cover", "bigram",
+                                    "num_match")}
+    q_pairs = set(pairwise(q_terms))
+    numbers = set(_NUMBER.findall(question))
+    total = float(weight.sum())
+    for i, c in enumerate(cands):
+        for s in c.sentence_texts:
+            have = set(_terms(s))
+            hit = np.array([t in have for t in q_terms], dtype=float)
+            if len(hit):
+                out["sent_cover"][i] = max(out["sent_cover"][i], float(hit.mean()))
+                if total > 0:
+                    share = float(hit @ weight) / total
+                    out["sent_cover_w"][i] = max(out["sent_cover_w"][i], share)
+        if q_terms:
+            title = set(_terms(c.title_text))
+            out["title_cover"][i] = sum(t in title for t in q_terms) / len(q_terms)
+        if q_pairs:
+            found = _bigrams([c.title_text, *c.sentence_texts])
+            out["bigram"][i] = len(q_pairs & found) / len(q_pairs)
+        if numbers:
+            out["num_match"][i] = len(numbers & set(_NUMBER.findall(c.text))) / len(numbers)
+    out["sent_cover_gap"] = out["sent_cover"] - out["sent_cover"].max()
+    out["has_num"] = np.full(n, float(bool(numbers)))
+    return out
 
 
 def _z(values: np.ndarray) -> np.ndarray:
@@ -79,6 +134,7 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
     title = np.zeros(n)
     meanv = np.zeros(n)
     lse = np.zeros(n)
+    means = np.zeros((n, len(qvec)))  # L2-normalised mean sentence vectors (0: none)
     for i, c in enumerate(cands):
         if len(c.sentences):
             raw = c.sentences @ qvec
@@ -86,12 +142,19 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
             sent[i, 0] = sims[0]
             sent[i, 1] = sims[1] if len(sims) > 1 else sims[0]
             mv = c.sentences.mean(axis=0)
-            meanv[i] = float(mv @ qvec) / max(float(np.linalg.norm(mv)), 1e-9)
+            means[i] = mv / max(float(np.linalg.norm(mv)), 1e-9)
+            meanv[i] = float(means[i] @ qvec)
             lse[i] = np.log(np.exp(10 * raw).sum()) / 10
         else:
             sent[i] = dense[i]
             meanv[i] = lse[i] = dense[i]
         title[i] = float(c.title @ qvec) if c.title is not None else dense[i]
+    # Dense pseudo-relevance feedback: the question moved towards the first stage's top few.
+    prf = qvec + means[:PRF_DEPTH].mean(axis=0)
+    prf = prf / max(float(np.linalg.norm(prf)), 1e-9)
+    prf_mean = means @ prf
+    prf_sent = np.array([float((c.sentences @ prf).max()) if len(c.sentences) else prf_mean[i]
+                         for i, c in enumerate(cands)])
     q_terms = content_terms(question)
     texts = [" ".join(_WORD.findall(c.text.lower())) for c in cands]
     stems = [set(content_terms(c.text)) for c in cands]
@@ -103,6 +166,7 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
     cover = has.mean(axis=1) if q_terms else np.zeros(n)
     cover_w = has @ weight / weight.sum() if q_terms and weight.sum() > 0 else cover
     top_bm25 = bm25.max()
+    lexical = _lexical(question, q_terms, weight, cands)
     cols = {
         "dense": dense,
         "dense_gap": dense - dense.max(),
@@ -128,6 +192,10 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
         "dense_rank": _log_ranks(dense),
         "bm25_rank": _log_ranks(bm25),
         "sent_rank": _log_ranks(sent[:, 0]),
+        "prf_mean": prf_mean,
+        "prf_sent": prf_sent,
+        "prf_z": _z(prf_mean),
+        **lexical,
     }
     for j, name in enumerate(FEATURE_NAMES):
         out[:, j] = cols[name]

@@ -2,7 +2,9 @@
 
 For the first stage's top `depth` candidates it computes collection-size-independent
 features (rag.relevance.features), turns them into a calibrated P(relevant) per paper with
-the shipped logistic pair model, re-orders the candidates by it, and decides:
+the shipped logistic pair model, re-orders the candidates for search by the shipped ranker
+(boosted trees over the same and a few lexical/feedback features, fitted on SciFact train
+for the order alone; by P(relevant) without one), and decides:
 - refuse when the question model's P(answerable) (the best pair logit, question terms the
   collection never uses, BM25 per question term) is below `refuse_bar`;
 - otherwise cite the papers of the top k whose P(relevant) reaches `cite_bar` (at least the
@@ -21,7 +23,7 @@ import numpy as np
 
 from rag.answer.stages import Assessment, FirstStageRelevance, Judged, RelevanceStage
 from rag.relevance.calibration import RelevanceModel
-from rag.relevance.features import Candidate, features, question_features
+from rag.relevance.features import FEATURE_NAMES, Candidate, features, question_features
 from rag.relevance.sentences import EmbeddedSentences, SentenceSource
 
 if TYPE_CHECKING:
@@ -58,19 +60,28 @@ class CalibratedRelevance:
     def score(self, question: str, hits: Sequence[SearchHit],
               absent: int) -> tuple[np.ndarray, np.ndarray]:
         """(logit, P(relevant)) per hit, in `hits` order (the first `depth` of them)."""
+        x = self._features(question, hits, absent)
+        if not len(x):
+            return np.zeros(0), np.zeros(0)
+        pair = self.model.pair.columns(x, FEATURE_NAMES)
+        return self.model.pair.logit(pair), self.model.pair.probability(pair)
+
+    def _features(self, question: str, hits: Sequence[SearchHit], absent: int) -> np.ndarray:
         hits = list(hits)[: self.model.depth]
         if not hits:
-            return np.zeros(0), np.zeros(0)
+            return np.zeros((0, len(FEATURE_NAMES)))
         found = self.sentences.sentences(hits)
         qvec = self.vectors.lookup([question])[question]
         empty = np.zeros((0, qvec.shape[0]), dtype=np.float32)
-        cands = [Candidate(h.paper_id, rank, h.score, h.dense_score, h.bm25_score,
-                           f"{h.title} {h.abstract or h.snippet}",
-                           found[h.paper_id].vectors if h.paper_id in found else empty,
-                           found[h.paper_id].title if h.paper_id in found else None)
-                 for rank, h in enumerate(hits, 1)]
-        x = features(question, qvec, cands, absent)
-        return self.model.pair.logit(x), self.model.pair.probability(x)
+        cands = []
+        for rank, h in enumerate(hits, 1):
+            have = found.get(h.paper_id)
+            cands.append(Candidate(h.paper_id, rank, h.score, h.dense_score, h.bm25_score,
+                                   f"{h.title} {h.abstract or h.snippet}",
+                                   have.vectors if have else empty,
+                                   have.title if have else None,
+                                   have.texts if have else (), h.title))
+        return features(question, qvec, cands, absent)
 
     def answerable(self, question: str, response: SearchResponse, top_logit: float,
                    absent: int) -> float:
@@ -80,14 +91,19 @@ class CalibratedRelevance:
         return float(self.model.question.probability(x[None, :])[0])
 
     def rerank(self, question: str, response: SearchResponse, k: int) -> SearchResponse:
-        """`response` with its top `depth` papers re-ordered by P(relevant) (set on each as
-        SearchHit.relevance; papers below the depth keep their order), cut to `k`."""
+        """`response` with its top `depth` papers re-ordered by the model's ranker (by
+        P(relevant) without one), P(relevant) set on each as SearchHit.relevance (papers
+        below the depth keep their order), cut to `k`."""
         t0 = time.perf_counter()
         head = response.results[: self.model.depth]
         if not head:
             return response
-        _, probs = self.score(question, head, absent_count(response))
-        order = sorted(range(len(head)), key=lambda i: (-probs[i], i))
+        x = self._features(question, head, absent_count(response))
+        pair = self.model.pair.columns(x, FEATURE_NAMES)
+        probs = self.model.pair.probability(pair)
+        ranker = self.model.ranker
+        rank = ranker.logit(ranker.columns(x, FEATURE_NAMES)) if ranker is not None else probs
+        order = sorted(range(len(head)), key=lambda i: (-rank[i], i))
         ranked = [head[i].model_copy(update={"relevance": float(probs[i])}) for i in order]
         ranked += response.results[self.model.depth:]
         results = [h.model_copy(update={"rank": n}) for n, h in enumerate(ranked[:k], 1)]

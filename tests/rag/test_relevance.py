@@ -3,6 +3,7 @@ without an LLM call on a small collection the model was never fitted on (real Mi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ from rag.library import Library
 from rag.relevance.calibration import (
     Model,
     RelevanceModel,
+    Trees,
     fit_isotonic,
     fit_logistic,
     logistic_model,
 )
-from rag.relevance.features import FEATURE_NAMES, QUESTION_FEATURES
+from rag.relevance.features import FEATURE_NAMES, QUESTION_FEATURES, Candidate, features
 from rag.relevance.stage import CalibratedRelevance, make_relevance_stage
 from rag.settings import Settings
 from tests.rag.conftest import ANSWER_PAPERS, OUT_OF_SCOPE, TEST_KEY
@@ -29,13 +31,15 @@ MAE_Q = "Which method masks 75 percent of image patches and reaches 87.8 percent
 
 def test_the_shipped_model_matches_the_feature_code() -> None:
     model = RelevanceModel.load()
-    assert model.pair.names == FEATURE_NAMES
+    assert set(model.pair.names) <= set(FEATURE_NAMES)
+    assert model.ranker is not None and model.ranker.names == FEATURE_NAMES
+    assert model.ranker.trees is not None
     assert model.question.names == QUESTION_FEATURES
     assert 0.0 < model.refuse_bar < model.cite_bar < 1.0
     assert model.embedder == "all-MiniLM-L6-v2"
 
 
-@pytest.mark.parametrize("part", ["pair", "question"])
+@pytest.mark.parametrize("part", ["pair", "question", "ranker"])
 def test_probability_is_bounded_and_monotone_in_the_logit(part: str) -> None:
     model: Model = getattr(RelevanceModel.load(), part)
     rng = np.random.default_rng(0)
@@ -73,6 +77,59 @@ def test_logistic_fit_learns_the_signal_and_round_trips_through_json(tmp_path: P
     again = RelevanceModel.load(tmp_path / "m.json")
     assert np.allclose(again.pair.probability(x), model.pair.probability(x))
     assert (again.cite_bar, again.refuse_bar, again.depth) == (0.5, 0.1, 30)
+
+
+def _two_trees() -> Trees:
+    """Tree 0: x0 <= 0.5 (NaN left) -> 1.0 else (x1 <= 2 (NaN right) -> 2.0 else 3.0);
+    tree 1: a single leaf 0.25 (padded to tree 0's width)."""
+    return Trees(feature=np.array([[0, 0, 1, 0, 0], [0, 0, 0, 0, 0]]),
+                 threshold=np.array([[0.5, 0, 2.0, 0, 0], [0, 0, 0, 0, 0]]),
+                 nan_left=np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=bool),
+                 left=np.array([[1, 0, 3, 0, 0], [0, 0, 0, 0, 0]]),
+                 right=np.array([[2, 0, 4, 0, 0], [0, 0, 0, 0, 0]]),
+                 value=np.array([[0, 1.0, 0, 2.0, 3.0], [0.25, 0, 0, 0, 0]]),
+                 leaf=np.array([[0, 1, 0, 1, 1], [1, 1, 1, 1, 1]], dtype=bool))
+
+
+def test_trees_walk_to_the_right_leaves_and_round_trip_through_json() -> None:
+    trees = _two_trees()
+    x = np.array([[0.5, 9.0], [0.6, 2.0], [0.6, 2.1], [np.nan, 9.0], [0.7, np.nan]])
+    assert trees.score(x).tolist() == [1.25, 2.25, 3.25, 1.25, 3.25]
+    model = Model(("a", "b"), np.zeros(2), np.ones(2), np.zeros(2), -1.0, np.zeros(0),
+                  np.zeros(0), {}, trees)
+    again = Model.from_json(model.to_json())
+    assert np.allclose(again.logit(x), trees.score(x) - 1.0)
+    p = again.probability(np.vstack([x, [[1e9, -1e9]]]))
+    assert np.all((p > 0) & (p < 1))
+    order = np.argsort(again.logit(x))
+    assert np.all(np.diff(again.probability(x)[order]) >= 0)
+
+
+def _candidate(pid: str, title: str, sentences: tuple[str, ...], dim: int = 4) -> Candidate:
+    rng = np.random.default_rng(len(pid))
+    vecs = rng.normal(size=(len(sentences), dim))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return Candidate(pid, 1, 1.0, 0.5, 1.0, f"{title} {' '.join(sentences)}", vecs,
+                     None, sentences, title)
+
+
+def test_lexical_features_see_phrases_titles_sentences_and_numbers() -> None:
+    q = "Does masked autoencoding of 75 percent of patches help vision transformers?"
+    cands = [
+        _candidate("phrase", "Masked autoencoders are scalable vision learners",
+                   ("We mask 75 percent of the patches.", "Vision transformers learn well.")),
+        _candidate("scattered", "Learners at scale",
+                   ("Transformers for vision.", "Autoencoding with masks of patches.")),
+        _candidate("none", "Protein folding", ("Proteins fold.", "Structure is predicted.")),
+    ]
+    x = features(q, np.ones(4) / 2, cands)
+    col = {name: x[:, FEATURE_NAMES.index(name)] for name in FEATURE_NAMES}
+    assert col["bigram"][0] > col["bigram"][1] == col["bigram"][2] == 0
+    assert col["title_cover"][0] > col["title_cover"][1] >= col["title_cover"][2] == 0
+    assert col["num_match"].tolist() == [1.0, 0.0, 0.0] and set(col["has_num"]) == {1.0}
+    assert col["sent_cover"][2] == 0 < col["sent_cover"][1]
+    assert col["sent_cover_gap"].max() == 0
+    assert np.isfinite(x).all() and x.shape == (3, len(FEATURE_NAMES))
 
 
 @pytest.fixture(scope="module")
@@ -161,16 +218,23 @@ def test_search_reranks_by_relevance_in_mode_rerank(minilm_small: Library) -> No
     reranked = minilm_small.search(MAE_Q, 5, mode="rerank")
     assert reranked.results[0].paper_id == "mae"
     probs = [h.relevance for h in reranked.results]
-    assert all(p is not None for p in probs) and probs == sorted(probs, reverse=True)
+    assert all(p is not None and 0.0 <= p <= 1.0 for p in probs)
     assert [h.rank for h in reranked.results] == [1, 2, 3, 4, 5]
+    # Ordered by the model's ranker; a model without one orders by P(relevant).
+    model = RelevanceModel.load()
+    plain = CalibratedRelevance(replace(model, ranker=None),
+                                SentenceVectors(minilm_small.embedder))
+    first = minilm_small.search(MAE_Q, plain.depth(5), mode="zscore")
+    by_p = [h.relevance for h in plain.rerank(MAE_Q, first, 5).results]
+    assert by_p == sorted(by_p, reverse=True)  # type: ignore[type-var]
     assert "rerank_ms" in reranked.timings
-    # The default mode is the first stage unless relevance.rerank is on; a fusion named
-    # explicitly is always the first stage alone.
-    assert all(h.relevance is None for h in minilm_small.search(MAE_Q, 5).results)
-    assert all(h.relevance is None for h in minilm_small.search(MAE_Q, 5, mode="zscore").results)
-    on = Library(minilm_small.settings.with_overrides(relevance__rerank=True))
-    assert [h.paper_id for h in on.search(MAE_Q, 5).results] == [
+    # The default mode re-ranks too (relevance.rerank is on by default); a fusion named
+    # explicitly, or relevance.rerank off, is the first stage alone.
+    assert [h.paper_id for h in minilm_small.search(MAE_Q, 5).results] == [
         h.paper_id for h in reranked.results]
+    assert all(h.relevance is None for h in minilm_small.search(MAE_Q, 5, mode="zscore").results)
+    off = Library(minilm_small.settings.with_overrides(relevance__rerank=False))
+    assert all(h.relevance is None for h in off.search(MAE_Q, 5).results)
 
 
 @pytest.mark.slow
