@@ -109,11 +109,11 @@ class RelevanceSettings(_Section):
         "papers are cited and when to refuse (rag/relevance); first-stage: the top k papers, "
         "refused by the older fixed thresholds (also used when the embedder is not the one "
         "the model was fitted on).")
-    # On by default: on SciFact train it lifts nDCG@10 from 0.731 to 0.753 (5-fold CV by
+    # On by default: on SciFact train it lifts nDCG@10 from 0.731 to 0.757 (5-fold CV by
     # claim; BENCHMARKS.md) for the cost of scoring 30 papers per search; the answer path
     # applies the stage either way.
     rerank: bool = Field(True, description="Search's default mode also re-orders the "
-                         "first stage's top 30 papers by the calibrated P(relevant), as mode "
+                         "first stage's top 30 papers by the relevance model's ranker, as mode "
                          "'rerank' does (needs the calibrated stage; false = the first "
                          "stage's order).")
     store_sentences: bool = Field(True, description="Store each paper's abstract-sentence "
