@@ -147,6 +147,22 @@ class Level:
     rss_before_mb: float | None = None
     rss_after_mb: float | None = None
 
+    async def ask(self, client: httpx.AsyncClient, question: str) -> None:
+        """One extractive POST /v1/ask, recorded: its status, its latency if 200, else an
+        error (transport errors count as status 0, by exception type in `failures`)."""
+        t0 = time.perf_counter()
+        try:
+            status = (await client.post("/v1/ask", json={"question": question,
+                                                         "engine": "extractive"})).status_code
+        except httpx.HTTPError as e:
+            status, name = 0, type(e).__name__
+            self.failures[name] = self.failures.get(name, 0) + 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status == 200:
+            self.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        else:
+            self.errors += 1
+
     def summary(self) -> dict[str, object]:
         ok = len(self.latencies_ms)
         return {"concurrency": self.concurrency, "requests": ok + self.errors,
@@ -225,20 +241,8 @@ async def _clients(client: httpx.AsyncClient, clients: int, qs: list[str],
     async def worker(offset: int) -> None:
         i = offset
         while not until.is_set():
-            body = {"question": qs[i % len(qs)], "engine": "extractive"}
+            await level.ask(client, qs[i % len(qs)])
             i += clients
-            t0 = time.perf_counter()
-            try:
-                status = (await client.post("/v1/ask", json=body)).status_code
-            except httpx.HTTPError as e:
-                status = 0
-                name = type(e).__name__
-                level.failures[name] = level.failures.get(name, 0) + 1
-            level.statuses[status] = level.statuses.get(status, 0) + 1
-            if status == 200:
-                level.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            else:
-                level.errors += 1
 
     await asyncio.gather(*(worker(n) for n in range(clients)))
 
@@ -311,22 +315,8 @@ async def burst(url: str, clients: int, qs: list[str], headers: dict[str, str],
             await asyncio.sleep(1.0)
         level = Level(clients)
 
-        async def one(question: str) -> None:
-            t0 = time.perf_counter()
-            try:
-                status = (await client.post("/v1/ask", json={"question": question,
-                                                             "engine": "extractive"})).status_code
-            except httpx.HTTPError as e:
-                status, name = 0, type(e).__name__
-                level.failures[name] = level.failures.get(name, 0) + 1
-            level.statuses[status] = level.statuses.get(status, 0) + 1
-            if status == 200:
-                level.latencies_ms.append((time.perf_counter() - t0) * 1000)
-            else:
-                level.errors += 1
-
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(q) for q in qs[:clients]))
+        await asyncio.gather(*(level.ask(client, q) for q in qs[:clients]))
         level.seconds = time.perf_counter() - t0
         out: dict[str, object] = level.summary()
         if upload is not None:
