@@ -50,6 +50,8 @@ class Query:
     term_df: dict[str, int] | None
     top_cosine: float | None
     qvec: np.ndarray | None = None
+    mean_cosine: float | None = None  # qvec . the collection's mean chunk vector
+    chunks: int = 0  # live chunks in the collection's keyword index
 
 
 @dataclass
@@ -116,7 +118,11 @@ def collect(name: str, *, refresh: bool = False) -> Collected:
         with path.open("rb") as fh:
             data = pickle.load(fh)  # plain types: loads whichever way this module was run
         data["queries"] = [Query(**q) for q in data["queries"]]
-        return Collected(**data)
+        out = Collected(**data)
+        if out.queries and out.queries[0].mean_cosine is None:  # cached before it existed
+            _collection_signals(library, out.queries)
+            _save(path, out)
+        return out
     from rag.answer.text import split_sentences
 
     queries: list[Query] = []
@@ -128,6 +134,7 @@ def collect(name: str, *, refresh: bool = False) -> Collected:
     qvecs = library.embedder.embed_documents([q.text for q in queries])
     for q, v in zip(queries, qvecs, strict=True):
         q.qvec = v
+    _collection_signals(library, queries)
     out = Collected(name, library.settings.collection, queries)
     papers = library.papers()
     for p in papers:
@@ -137,12 +144,27 @@ def collect(name: str, *, refresh: bool = False) -> Collected:
     out.vectors = sentence_vectors(library, out.sentences)
     tv = sentence_vectors(library, {p.id: [p.title] for p in papers}, "titles")
     out.title_vectors = {pid: v[0] for pid, v in tv.items()}
+    _save(path, out)
+    return out
+
+
+def _collection_signals(library: Library, queries: list[Query]) -> None:
+    """Set what the question model reads of the collection as a whole (as the stage does:
+    Library.mean_vector and the keyword index's live chunks)."""
+    mean = library.mean_vector()
+    chunks = len(library.keyword)
+    for q in queries:
+        q.mean_cosine = float(q.qvec @ mean) if mean is not None and q.qvec is not None \
+            else None
+        q.chunks = chunks
+
+
+def _save(path: Path, out: Collected) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as fh:
         pickle.dump(asdict(out), fh)
     tmp.replace(path)
-    return out
 
 
 def sentence_vectors(library: Library, sentences: dict[str, list[str]],

@@ -48,6 +48,7 @@ from rag.relevance.features import (
     FEATURE_NAMES,
     QUESTION_FEATURES,
     Candidate,
+    QuestionEvidence,
     features,
     question_features,
 )
@@ -167,16 +168,34 @@ def fit_pair(parts: list[tuple[list[Row], float]], kind: str = "trees",
     return pair, [[a * s + b for s in p] for p in oof]
 
 
-def question_matrix(rows: list[Row], pair: Model, logits: list[np.ndarray] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def question_matrix(rows: list[Row], pair: Model, texts: dict[str, str],
+                    logits: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The question model's features per question (as CalibratedRelevance.answerable reads
+    them); `texts`: paper id -> title + abstract."""
     xs, ys = [], []
-    for n, (q, _pids, x, _y) in enumerate(rows):
-        absent = sum(1 for v in (q.term_df or {}).values() if v == 0)
+    for n, (q, pids, x, _y) in enumerate(rows):
         lg = logits[n] if logits is not None else _pair_logit(pair)(x)
         top = float(lg.max()) if len(x) else -30.0
-        xs.append(question_features(q.text, top, absent, [h[3] for h in q.hits[:DEPTH]]))
+        ev = QuestionEvidence(q.term_df or {}, q.chunks, [h[3] for h in q.hits[:DEPTH]],
+                              [h[2] for h in q.hits[:DEPTH]], q.mean_cosine,
+                              texts[pids[int(np.argmax(lg))]] if len(x) else "")
+        xs.append(question_features(q.text, top, ev))
         ys.append(0.0 if q.kind == "none" else 1.0)
-    return np.array(xs), np.array(ys)
+    x = np.array(xs)
+    missing = np.isnan(x)
+    if missing.any():  # as at run time: no evidence = the column's mean
+        x[missing] = np.take(np.nanmean(x, axis=0), np.nonzero(missing)[1])
+    return x, np.array(ys)
+
+
+def corpus_texts(*collected: Collected) -> dict[str, str]:
+    """Paper id -> title + abstract over collections (ids must not clash)."""
+    out: dict[str, str] = {}
+    for c in collected:
+        for pid, title in c.titles.items():
+            text = f"{title} {c.abstracts[pid]}"
+            assert out.setdefault(pid, text) == text, f"paper id {pid} in two collections"
+    return out
 
 
 def fit_question(sets: list[tuple[np.ndarray, np.ndarray]]) -> Model:
@@ -196,14 +215,14 @@ def refuse_bar(question: Model, sets: list[tuple[np.ndarray, np.ndarray]]) -> fl
     return round(min(bars), 4)
 
 
-def measure(rows: list[Row], model: RelevanceModel, k: int = 5,
+def measure(rows: list[Row], model: RelevanceModel, texts: dict[str, str], k: int = 5,
             logits: list[np.ndarray] | None = None) -> dict[str, Any]:
     """What the answer path would do with these questions (top k, bars applied); with
     `logits` (out of fold), the pair model's scores are those instead of its own."""
     prec: dict[str, list[float]] = {"single": [], "multi": []}
     cited_n, gold_found, refused_none, none, false_ref, ins = [], [], 0, 0, 0, 0
     ndcg_before, ndcg_after = [], []
-    xq, _ = question_matrix(rows, model.pair, logits)
+    xq, _ = question_matrix(rows, model.pair, texts, logits)
     answer_p = model.question.probability(xq)
     for n, ((q, pids, x, y), p_ans) in enumerate(zip(rows, answer_p, strict=True)):
         p = 1 / (1 + np.exp(-(logits[n] if logits is not None else _pair_logit(model.pair)(x))))
@@ -242,7 +261,8 @@ def _mean(v: list[float]) -> float | None:
 
 
 def build(sf: list[Row], bu: list[Row], oos: list[Row], embedder: str,
-          use: tuple[str, ...]) -> tuple[RelevanceModel, dict[str, list[np.ndarray]]]:
+          use: tuple[str, ...], texts: dict[str, str]
+          ) -> tuple[RelevanceModel, dict[str, list[np.ndarray]]]:
     """Fit on the named parts ('scifact' = claims + out-of-scope, 'bundled'): the pair
     model and question model on them, the ranker on SciFact's claims only (so the bundled
     suite stays a held-out check of the order; its scores there only calibrate it). Also
@@ -253,10 +273,10 @@ def build(sf: list[Row], bu: list[Row], oos: list[Row], embedder: str,
     pair, _ = fit_pair([(rows[n], weight[n]) for n in names], "logistic")
     sets = []
     if "scifact" in use:
-        xs, ys = question_matrix(sf + oos, pair)
+        xs, ys = question_matrix(sf + oos, pair, texts)
         sets.append((xs, ys))
     if "bundled" in use:
-        sets.append(question_matrix(bu, pair))
+        sets.append(question_matrix(bu, pair, texts))
     question = fit_question(sets)
     ranker, held = None, {}
     if "scifact" in use:
@@ -294,7 +314,8 @@ def main() -> None:
     embedder = "all-MiniLM-L6-v2"
     sf, bu, ho, oos = (rows_of(data[n]) for n in ("scifact", "bundled", "holdout",
                                                   "scifact-oos"))
-    shipped, held = build(sf, bu, oos, embedder, ("scifact", "bundled"))
+    texts = corpus_texts(*data.values())
+    shipped, held = build(sf, bu, oos, embedder, ("scifact", "bundled"), texts)
     assert shipped.ranker is not None
     print(f"refuse_bar {shipped.refuse_bar}  cite_bar {shipped.cite_bar}")
     print("question weights:", dict(zip(QUESTION_FEATURES,
@@ -311,14 +332,14 @@ def main() -> None:
           f"{cv_ndcg(bu, [_pair_logit(shipped.ranker)(r[2]) for r in bu])}")
     for name, rows in (("scifact", sf), ("scifact-oos", oos), ("bundled", bu),
                        ("holdout", ho)):
-        print(f"shipped  -> {name}: {measure(rows, shipped)}")
+        print(f"shipped  -> {name}: {measure(rows, shipped, texts)}")
     if not args.no_transfer:
-        only_sf, _ = build(sf, bu, oos, embedder, ("scifact",))
-        only_bu, _ = build(sf, bu, oos, embedder, ("bundled",))
+        only_sf, _ = build(sf, bu, oos, embedder, ("scifact",), texts)
+        only_bu, _ = build(sf, bu, oos, embedder, ("bundled",), texts)
         for name, rows in (("bundled", bu), ("holdout", ho)):
-            print(f"scifact-only -> {name}: {measure(rows, only_sf)}")
+            print(f"scifact-only -> {name}: {measure(rows, only_sf, texts)}")
         for name, rows in (("scifact", sf), ("scifact-oos", oos)):
-            print(f"bundled-only -> {name}: {measure(rows, only_bu)}")
+            print(f"bundled-only -> {name}: {measure(rows, only_bu, texts)}")
     if not args.dry_run:
         shipped.save(args.out)
         print(f"wrote {args.out}")

@@ -31,6 +31,8 @@ from rag.retrieval import hybrid_search
 from rag.vocab import check_k, check_mode
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rag.companions import Companion, CompanionStore
     from rag.db.writers import Lease, WriterLock
     from rag.embedders import Embedder
@@ -69,6 +71,7 @@ class Library:
         self._checked = 0.0  # time.monotonic() of the last generation check
         self._refresher: threading.Thread | None = None
         self._reranker: CalibratedRelevance | Literal[False] | None = None  # None: not built
+        self._mean: tuple[str | None, np.ndarray | None] | None = None  # (generation, vector)
         self._lock = threading.RLock()  # guards lazy initialisation
         self._write_lock = threading.Lock()  # one ingest or refresh at a time
 
@@ -255,6 +258,19 @@ class Library:
                                 f"'{self.settings.collection}'")
         return found[paper_id]
 
+    def mean_vector(self) -> np.ndarray | None:
+        """The collection's mean chunk vector (`mean_vector` below), read once per write
+        generation this Library has caught up with (the relevance stage's question model
+        compares a question's best cosine with its cosine to this)."""
+        store = self.store  # opening it records the generation it holds
+        generation = self._generation
+        cached = self._mean
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        vector = mean_vector(store) if store.exists else None
+        self._mean = (generation, vector)
+        return vector
+
     def search(self, query: str, k: int | None = None, *, mode: str | None = None
                ) -> SearchResponse:
         """Top-k papers for a query (k: settings.retrieval.k by default): dense + BM25,
@@ -346,3 +362,32 @@ class Library:
         with self.writer_lock.hold(self.settings.collection, wait=wait,
                                    on_wait=on_wait) as lease:
             yield lease
+
+
+MEAN_SAMPLE = 20_000  # chunks whose vectors give a collection's mean vector
+SAMPLE_PAGE = 1000
+
+
+def mean_vector(store: ChromaStore, limit: int = MEAN_SAMPLE) -> np.ndarray | None:
+    """The mean of the store's chunk vectors (None: no chunks). Past `limit` chunks, the mean
+    of `limit` of them, read in runs of up to SAMPLE_PAGE at offsets spread evenly through
+    the collection (on SciFact's 9,545 chunks a 5,000-chunk sample moved the 807 claims'
+    cosines to the mean by 0.0013 median, 0.005 at most; the sample size rules, not the
+    run length)."""
+    import numpy as np
+
+    n = store.count_chunks()
+    if n > limit:
+        size = min(SAMPLE_PAGE, max(limit // 2, 1))
+        runs = max(limit // size, 2)
+        offsets = [round(i * (n - size) / (runs - 1)) for i in range(runs)]
+    else:
+        size = SAMPLE_PAGE * 5
+        offsets = list(range(0, n, size))
+    total, seen = None, 0
+    for offset in offsets:
+        vectors = np.asarray(store.vectors_at(offset, size), dtype=np.float64)
+        if len(vectors):
+            total = vectors.sum(axis=0) if total is None else total + vectors.sum(axis=0)
+            seen += len(vectors)
+    return total / seen if total is not None else None

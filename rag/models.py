@@ -141,6 +141,7 @@ class SearchResponse(Record):
     # Live chunks containing each query term (BM25 stems); 0 = a term the collection never
     # uses. None when the producer has no keyword index.
     term_df: dict[str, int] | None = Field(None, exclude=True)
+    chunk_count: int | None = Field(None, exclude=True)  # live chunks the index holds
 
 
 class IngestReport(Record):

@@ -109,6 +109,7 @@ def hybrid_search(parts: SearchParts, keyword: KeywordSearch, query: str, k: int
     response.top_cosine = top_cosine
     response.top_bm25 = max(bm25.values(), default=0.0)
     response.term_df = keyword.document_frequencies(query_terms(query))
+    response.chunk_count = len(keyword)
     return response
 
 

@@ -313,12 +313,18 @@ class ChromaStore:
         while True:
             # Only the first page may move to a re-resolved collection: offsets into the
             # one a rebuild replaced would mean nothing in the new one.
-            page = self._call(partial(_get_page, include=include, where=where, offset=offset),
+            page = self._call(partial(_get, include=include, where=where, limit=PAGE,
+                                      offset=offset),
                               None, retry=offset == 0, suspect=lambda page: not page["ids"])
             if page is None or not page["ids"]:
                 return
             yield page
             offset += len(page["ids"])
+
+    def vectors_at(self, offset: int, limit: int) -> Any:
+        """Up to `limit` chunk vectors from position `offset` (whole-collection statistics)."""
+        return self._call(partial(_get, include=["embeddings"], limit=limit, offset=offset),
+                          {"embeddings": []})["embeddings"]
 
     def paper_states(self, paper_ids: Sequence[str] | None = None) -> dict[str, PaperState]:
         """Per paper: content hash and whether all its chunks are present. With
@@ -442,8 +448,3 @@ class ChromaStore:
 
 def _get(col: Any, **kwargs: Any) -> Any:
     return col.get(**kwargs)
-
-
-def _get_page(col: Any, *, include: list[str], where: dict[str, Any] | None, offset: int
-              ) -> Any:
-    return col.get(include=include, where=where, limit=PAGE, offset=offset)

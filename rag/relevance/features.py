@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -202,17 +202,53 @@ def features(question: str, qvec: np.ndarray, cands: Sequence[Candidate],
     return out
 
 
-QUESTION_FEATURES: tuple[str, ...] = ("top_logit", "absent", "bm25_per_term")
+QUESTION_FEATURES: tuple[str, ...] = ("top_logit", "absent", "bm25_per_term", "wig",
+                                      "absent_share", "miss_rare")
 
 
-def question_features(question: str, top_logit: float, absent: int,
-                      bm25: Sequence[float | None]) -> np.ndarray:
+@dataclass(frozen=True)
+class QuestionEvidence:
+    """What the question model reads of one search, beyond the pair model's best logit."""
+
+    term_df: Mapping[str, int]  # question terms -> live chunks containing them (0: absent)
+    chunks: int  # live chunks in the collection (0: unknown)
+    bm25: Sequence[float | None]  # the candidates' BM25 scores
+    dense: Sequence[float | None]  # the candidates' best chunk cosines (None: not dense)
+    mean_cosine: float | None  # the question's cosine to the collection's mean chunk vector
+    top_text: str  # title + abstract of the candidate with the best pair logit
+
+
+def normalised_idf(df: int, chunks: int) -> float:
+    """log((N+1)/(df+0.5)) / log(N+1): 1 for a term in no chunk, ~0 for one in all of them,
+    on the same 0-1 scale whatever the collection's size N."""
+    n = max(chunks, df, 1)
+    return min(1.0, max(0.0, math.log((n + 1) / (min(df, n) + 0.5)) / math.log(n + 1)))
+
+
+def question_features(question: str, top_logit: float, ev: QuestionEvidence) -> np.ndarray:
     """[len(QUESTION_FEATURES)] signals of whether anything answers the question at all.
 
-    `top_logit`: the pair model's best logit among the candidates; `absent`: question terms
-    the collection never uses; `bm25`: the candidates' BM25 scores, whose best is divided by
-    the question's content terms (a near-miss question shares only generic words).
+    - top_logit: the pair model's best logit among the candidates;
+    - absent / absent_share: question terms the collection never uses (count, share);
+    - bm25_per_term: the best candidate BM25 divided by the question's content terms (a
+      near-miss question shares only generic words);
+    - wig: the candidates' best chunk cosine minus the question's mean cosine to the whole
+      collection (its cosine to the mean chunk vector), the weighted-information-gain
+      predictor of query performance on the dense side: a question close to what the collection is
+      about in general but to no paper in particular scores low. NaN without a dense side
+      or the collection's mean vector (the caller puts the fitted mean there: no evidence);
+    - miss_rare: the normalised idf of the collection's rarest question term that the most
+      relevant candidate lacks (0 when it has them all): the specific word an off-topic
+      best match misses ("hallucinate" in a summarisation question whose best paper only
+      shares "pretrained LLMs").
     """
-    best = max((b or 0.0 for b in bm25), default=0.0)
+    best = max((b or 0.0 for b in ev.bm25), default=0.0)
     per_term = best / max(len(content_terms(question)), 1)
-    return np.array([top_logit, float(absent), per_term])
+    absent = sum(1 for df in ev.term_df.values() if df == 0)
+    share = absent / max(len(ev.term_df), 1)
+    top = max((d for d in ev.dense if d is not None), default=None)
+    wig = top - ev.mean_cosine if top is not None and ev.mean_cosine is not None else math.nan
+    have = set(_terms(ev.top_text))
+    miss = max((normalised_idf(df, ev.chunks) for t, df in ev.term_df.items()
+                if df > 0 and t not in have), default=0.0)
+    return np.array([top_logit, float(absent), per_term, wig, share, miss])

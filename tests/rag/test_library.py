@@ -6,7 +6,7 @@ import pytest
 
 from rag.embedders.fake import HashingEmbedder
 from rag.errors import EmbedderMismatch, InputError, NotFoundError
-from rag.library import Library
+from rag.library import Library, mean_vector
 from rag.models import Paper
 from rag.settings import Settings
 from tests.conftest import make_papers
@@ -113,3 +113,22 @@ def test_empty_collection_search_returns_nothing(settings: Settings) -> None:
     lib = Library(settings)
     assert lib.is_empty() and lib.count() == 0
     assert lib.search("anything").results == []
+
+
+def test_mean_vector_is_the_mean_chunk_vector_and_follows_writes(library: Library) -> None:
+    """What the question model compares a question with: the mean of the stored chunk
+    vectors, read once per write generation."""
+    import numpy as np
+
+    stored = np.array(library.store._call(
+        lambda col: col.get(include=["embeddings"])["embeddings"], None))
+    mean = library.mean_vector()
+    assert mean is not None and np.allclose(mean, stored.mean(axis=0))
+    assert library.mean_vector() is mean  # cached for this generation
+    # A sample spread through the collection comes close to the whole's mean.
+    sampled = mean_vector(library.store, limit=len(stored) // 2)
+    assert sampled is not None and float(np.linalg.norm(sampled - mean)) < 0.5 * float(
+        np.linalg.norm(mean))
+    library.ingest([Paper(id="new", title="Sea ice", abstract="Arctic sea ice thins " * 20)])
+    after = library.mean_vector()
+    assert after is not None and not np.allclose(after, mean)

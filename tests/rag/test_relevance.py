@@ -20,7 +20,15 @@ from rag.relevance.calibration import (
     fit_logistic,
     logistic_model,
 )
-from rag.relevance.features import FEATURE_NAMES, QUESTION_FEATURES, Candidate, features
+from rag.relevance.features import (
+    FEATURE_NAMES,
+    QUESTION_FEATURES,
+    Candidate,
+    QuestionEvidence,
+    features,
+    normalised_idf,
+    question_features,
+)
 from rag.relevance.stage import CalibratedRelevance, make_relevance_stage
 from rag.settings import Settings
 from tests.rag.conftest import ANSWER_PAPERS, OUT_OF_SCOPE, TEST_KEY
@@ -130,6 +138,55 @@ def test_lexical_features_see_phrases_titles_sentences_and_numbers() -> None:
     assert col["sent_cover"][2] == 0 < col["sent_cover"][1]
     assert col["sent_cover_gap"].max() == 0
     assert np.isfinite(x).all() and x.shape == (3, len(FEATURE_NAMES))
+
+
+SUMMARY_Q = "How often do pretrained LLMs hallucinate in abstractive summarization?"
+SUMMARY_DF = {"often": 10, "pretrain": 90, "llms": 5, "hallucin": 0, "abstract": 2,
+              "summar": 3}
+
+
+def _question(top_text: str, mean_cosine: float | None = 0.25) -> dict[str, float]:
+    ev = QuestionEvidence(SUMMARY_DF, 170, [4.0, None, 2.0], [0.35, None, 0.55],
+                          mean_cosine, top_text)
+    return dict(zip(QUESTION_FEATURES, question_features(SUMMARY_Q, 1.5, ev), strict=True))
+
+
+def test_question_features_weigh_the_best_match_against_the_whole_collection() -> None:
+    near_miss = _question("Efficient pretraining for LLMs. We summarize the results often.")
+    assert near_miss["top_logit"] == 1.5
+    # The best candidate cosine (0.55) over the question's cosine to the mean chunk (0.25).
+    assert near_miss["wig"] == pytest.approx(0.30)
+    assert near_miss["absent"] == 1 and near_miss["absent_share"] == pytest.approx(1 / 6)
+    # The best match lacks "abstract" (in 2 of 170 chunks): the rarest term it misses.
+    assert near_miss["miss_rare"] == pytest.approx(normalised_idf(2, 170))
+    on_topic = _question("Abstractive summarization with pretrained LLMs, often.")
+    assert on_topic["miss_rare"] == 0.0
+    missing_common = _question("Abstractive summarization with LLMs.")  # lacks "often"
+    assert 0.0 < missing_common["miss_rare"] < near_miss["miss_rare"]
+    # Without the collection's mean vector there is no wig evidence: NaN, for the stage to
+    # fill with the fitted mean.
+    assert np.isnan(_question("x", mean_cosine=None)["wig"])
+
+
+def test_normalised_idf_is_bounded_and_falls_with_the_document_frequency() -> None:
+    for n in (100, 10_000, 1_000_000):
+        values = [normalised_idf(df, n) for df in (0, 1, 10, n // 3, n)]
+        assert values[0] == 1.0 and values[-1] >= 0.0
+        assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+
+
+def test_missing_collection_evidence_reads_as_the_fitted_mean() -> None:
+    """A stage with no mean vector (a producer that cannot give one) still decides, with the
+    wig column at the fitted mean: between the answers for a low and a high wig."""
+    model = RelevanceModel.load()
+    q = model.question
+    col = QUESTION_FEATURES.index("wig")
+    x = q.mean.copy()
+    low, high = x.copy(), x.copy()
+    low[col] -= 2 * q.scale[col]
+    high[col] += 2 * q.scale[col]
+    p_low, p_mean, p_high = q.probability(np.vstack([low, x, high]))
+    assert p_low < p_mean < p_high
 
 
 @pytest.fixture(scope="module")
