@@ -234,9 +234,10 @@ def question_features(question: str, top_logit: float, ev: QuestionEvidence) -> 
       near-miss question shares only generic words);
     - wig: the candidates' best chunk cosine minus the question's mean cosine to the whole
       collection (its cosine to the mean chunk vector), the weighted-information-gain
-      predictor of query performance on the dense side: a question close to what the collection is
-      about in general but to no paper in particular scores low. NaN without a dense side
-      or the collection's mean vector (the caller puts the fitted mean there: no evidence);
+      predictor of query performance on the dense side: a question close to what the
+      collection is about in general but to no paper in particular scores low. NaN without
+      a dense side or the collection's mean vector (the caller puts the fitted mean there:
+      no evidence);
     - miss_rare: the normalised idf of the collection's rarest question term that the most
       relevant candidate lacks (0 when it has them all): the specific word an off-topic
       best match misses ("hallucinate" in a summarisation question whose best paper only
