@@ -1,9 +1,11 @@
 """The offline engine: query-focused sentence selection from the retrieved abstracts.
 
 Deterministic (no sampling; ties broken by rank and position). Each candidate sentence is
-scored by embedding cosine to the question plus lexical overlap with its content terms;
-selection is greedy MMR that skips near-duplicates; the chosen sentences are grouped by
-paper in rank order, kept in abstract order within a paper, and each one is cited.
+scored by embedding cosine to the question plus lexical overlap with its content terms.
+Each paper given (the relevance stage's citable ones) is quoted first by its best sentence,
+when that clears the floor; the rest of the budget goes by greedy MMR; near-duplicates are
+skipped throughout. The chosen sentences are grouped by paper in rank order, kept in
+abstract order within a paper, and each one is cited.
 """
 
 from __future__ import annotations
@@ -71,7 +73,17 @@ def select(question: str, hits: list[SearchHit], vectors: SentenceVectors,
     floor = scored[0].score * RELATIVE_FLOOR if scored[0].score > 0 else scored[0].score
     chosen: list[Candidate] = []
     per_paper: dict[int, int] = {}
-    pool = [c for c in scored if c.score >= floor]
+    # Every paper given is one the relevance stage judged to answer: each is quoted once
+    # (its best sentence above the floor that repeats none already chosen, in rank order)
+    # before the rest of the budget goes by score.
+    for source in range(1, len(hits) + 1):
+        first = next((c for c in scored if c.source == source and c.score >= floor and not
+                      any(float(vecs[c.text] @ vecs[s.text]) > NEAR_DUPLICATE
+                          for s in chosen)), None)
+        if first is not None and len(chosen) < max_sentences:
+            chosen.append(first)
+            per_paper[source] = 1
+    pool = [c for c in scored if c.score >= floor and c not in chosen]
     while pool and len(chosen) < max_sentences:
         best, best_mmr = None, float("-inf")
         for c in pool:

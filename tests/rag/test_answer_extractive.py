@@ -7,9 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from rag.answer import prompts
+from rag.answer import extractive, prompts
 from rag.answer.service import Assistant
+from rag.answer.vectors import SentenceVectors
+from rag.embedders.fake import HashingEmbedder
 from rag.errors import CollectionError, ConfigError, InputError
+from rag.models import SearchHit
 from rag.settings import Settings
 from tests.rag.conftest import ANSWER_PAPERS, OUT_OF_SCOPE, FakeLibrary
 from tests.utils.fake_openai import FakeOpenAI
@@ -167,3 +170,18 @@ def test_extractive_follow_up_carries_the_subject(make_assistant: Callable[..., 
     assert query.startswith("what error rate did they reach?")
     assert "speech" in query and "audio" in query
     assert answer.citations[0].paper_id == "wav2vec"
+
+
+def test_every_paper_given_is_quoted_before_a_second_sentence_of_one(settings: Settings
+                                                                     ) -> None:
+    # Both papers are ones the relevance stage judged to answer: a two-sentence answer
+    # quotes each once rather than two sentences of the better-ranked one.
+    papers = {p.id: p for p in ANSWER_PAPERS}
+    hits = [SearchHit(rank=r, paper_id=i, title=papers[i].title, score=1.0, snippet="",
+                      abstract=papers[i].abstract) for r, i in enumerate(["mae", "medvit"], 1)]
+    vectors = SentenceVectors(HashingEmbedder(settings.embed.dimensions))
+    question = "masked autoencoders vision transformer image patches"
+    chosen = extractive.select(question, hits, vectors, 2)
+    assert sorted(c.source for c in chosen) == [1, 2]
+    # With room for more, the budget goes by score again (a second sentence of the first).
+    assert [c.source for c in extractive.select(question, hits, vectors, 3)].count(1) == 2
