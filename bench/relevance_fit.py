@@ -52,11 +52,14 @@ from rag.relevance.features import (
     features,
     question_features,
 )
+from rag.relevance.intent import asks_for_papers
+from rag.settings import RelevanceSettings
 
 DEPTH = 30
 L2 = 10.0
 BUNDLED_WEIGHT = 3.0
 CITE_BAR = 0.5
+LIST_BAR = RelevanceSettings().list_cite_bar  # the product's bar for list questions
 MAX_FALSE_REFUSAL = 0.02
 FOLDS = 5  # cross-validation by question (a question's candidates stay in one fold)
 SEED = 0
@@ -242,7 +245,9 @@ def measure(rows: list[Row], model: RelevanceModel, texts: dict[str, str], k: in
         false_ref += refuse
         if refuse:
             continue
-        cited = [i for n, i in enumerate(order[:k]) if n == 0 or p[i] >= model.cite_bar]
+        bar = LIST_BAR if asks_for_papers(q.text) else model.cite_bar  # as the stage does
+        cited = [i for n, i in enumerate(order[:k]) if n == 0 or p[i] >= min(bar,
+                                                                             model.cite_bar)]
         prec["single" if len(q.labels) == 1 else "multi"].append(float(np.mean(y[cited])))
         cited_n.append(len(cited))
         gold_found.append(float(y[cited].sum() / max(len(q.labels), 1)))

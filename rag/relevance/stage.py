@@ -11,7 +11,8 @@ for the order alone; by P(relevant) without one), and decides:
   collection's mean chunk vector (Library.mean_vector), and the rarest question term the
   best candidate lacks (rag.relevance.features.question_features);
 - otherwise cite the papers of the top k whose P(relevant) reaches `cite_bar` (at least the
-  best one), and list the rest of the top k as related, not cited.
+  best one; `list_cite_bar` when the question asks for the papers on a topic,
+  rag.relevance.intent), and list the rest of the top k as related, not cited.
 Model and bars: rag/relevance/data/relevance_model.json, re-fitted by bench/relevance_fit.py.
 """
 
@@ -33,6 +34,7 @@ from rag.relevance.features import (
     features,
     question_features,
 )
+from rag.relevance.intent import asks_for_papers
 from rag.relevance.sentences import EmbeddedSentences, SentenceSource
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ class CalibratedRelevance:
 
     def __init__(self, model: RelevanceModel, vectors: SentenceVectors, *,
                  sentences: SentenceSource | None = None, cite_bar: float | None = None,
-                 refuse_bar: float | None = None,
+                 refuse_bar: float | None = None, list_cite_bar: float | None = None,
                  mean_vector: Callable[[], np.ndarray | None] | None = None) -> None:
         self.model = model
         self.vectors = vectors
@@ -66,6 +68,9 @@ class CalibratedRelevance:
         self.sentences = sentences or EmbeddedSentences(vectors)
         self.cite_bar = model.cite_bar if cite_bar is None else cite_bar
         self.refuse_bar = model.refuse_bar if refuse_bar is None else refuse_bar
+        # No lower than cite_bar's own: a list question never cites less than another.
+        self.list_cite_bar = self.cite_bar if list_cite_bar is None else min(list_cite_bar,
+                                                                            self.cite_bar)
 
     def depth(self, k: int) -> int:
         return max(k, self.model.depth)
@@ -153,8 +158,9 @@ class CalibratedRelevance:
         if p_answer < self.refuse_bar:
             log.debug("refused %r: %s", question, signals)
             return Assessment([], refuse=True, signals=signals)
+        bar = self.list_cite_bar if asks_for_papers(question) else self.cite_bar
         judged = [Judged(hits[i].model_copy(update={"relevance": float(probs[i])}),
-                         float(probs[i]), n == 0 or probs[i] >= self.cite_bar)
+                         float(probs[i]), n == 0 or probs[i] >= bar)
                   for n, i in enumerate(order)]
         papers = [j for j in judged if j.cited] + [j for j in judged if not j.cited]
         return Assessment(papers, refuse=False, signals=signals)
@@ -175,6 +181,7 @@ def make_relevance_stage(settings: Settings, library: Searchable,
         if embedder == model.embedder:
             return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
                                        refuse_bar=settings.relevance.refuse_bar,
+                                       list_cite_bar=settings.relevance.list_cite_bar,
                                        mean_vector=getattr(library, "mean_vector", None))
         log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
                  "first-stage fallback", embedder, model.embedder)
@@ -215,4 +222,5 @@ def make_reranker(library: Collection) -> CalibratedRelevance | None:
     return CalibratedRelevance(model, vectors, sentences=stored,
                                cite_bar=settings.relevance.cite_bar,
                                refuse_bar=settings.relevance.refuse_bar,
+                               list_cite_bar=settings.relevance.list_cite_bar,
                                mean_vector=library.mean_vector)

@@ -322,3 +322,23 @@ def test_sentence_vectors_are_stored_at_ingest_and_follow_prune(tmp_path: Path) 
     found = stage.sentences.sentences(hits)
     assert found[changed.id].texts == ("One sentence only.",)
     assert found[changed.id].title is not None
+
+
+@pytest.mark.slow
+def test_a_question_asking_for_papers_is_cited_at_the_list_bar(minilm_small: Library) -> None:
+    # Bars far apart, so the bar used is visible in what is cited.
+    stage = CalibratedRelevance(RelevanceModel.load(), SentenceVectors(minilm_small.embedder),
+                                cite_bar=0.99, list_cite_bar=0.02)
+    listing = "Which papers pretrain vision transformers on images?"
+    verdict = stage.assess(listing, minilm_small.search(listing, stage.depth(5)), 5)
+    assert not verdict.refuse
+    best = max(j.relevance or 0.0 for j in verdict.papers)
+    assert [j.cited for j in verdict.papers] == [
+        (j.relevance or 0.0) >= 0.02 or j.relevance == best for j in verdict.papers]
+    assert {"mae", "medvit"} <= {h.paper_id for h in verdict.citable}
+    # The same stage answers a fact question with its one best paper.
+    fact = stage.assess(MAE_Q, minilm_small.search(MAE_Q, stage.depth(5)), 5)
+    assert [h.paper_id for h in fact.citable] == ["mae"]
+    # The list bar never exceeds the general one.
+    assert CalibratedRelevance(RelevanceModel.load(), SentenceVectors(minilm_small.embedder),
+                               cite_bar=0.3, list_cite_bar=0.6).list_cite_bar == 0.3
