@@ -245,9 +245,8 @@ def measure(rows: list[Row], model: RelevanceModel, texts: dict[str, str], k: in
         false_ref += refuse
         if refuse:
             continue
-        bar = LIST_BAR if asks_for_papers(q.text) else model.cite_bar  # as the stage does
-        cited = [i for n, i in enumerate(order[:k]) if n == 0 or p[i] >= min(bar,
-                                                                             model.cite_bar)]
+        bar = min(LIST_BAR, model.cite_bar) if asks_for_papers(q.text) else model.cite_bar
+        cited = [i for n, i in enumerate(order[:k]) if n == 0 or p[i] >= bar]  # as the stage
         prec["single" if len(q.labels) == 1 else "multi"].append(float(np.mean(y[cited])))
         cited_n.append(len(cited))
         gold_found.append(float(y[cited].sum() / max(len(q.labels), 1)))

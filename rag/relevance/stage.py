@@ -68,7 +68,7 @@ class CalibratedRelevance:
         self.sentences = sentences or EmbeddedSentences(vectors)
         self.cite_bar = model.cite_bar if cite_bar is None else cite_bar
         self.refuse_bar = model.refuse_bar if refuse_bar is None else refuse_bar
-        # No lower than cite_bar's own: a list question never cites less than another.
+        # At most cite_bar: a list question never cites fewer papers than another would.
         self.list_cite_bar = self.cite_bar if list_cite_bar is None else min(list_cite_bar,
                                                                             self.cite_bar)
 
