@@ -179,10 +179,8 @@ def make_relevance_stage(settings: Settings, library: Searchable,
         model = RelevanceModel.load()
         embedder = getattr(library, "embedder_name", None)
         if embedder == model.embedder:
-            return CalibratedRelevance(model, vectors, cite_bar=settings.relevance.cite_bar,
-                                       refuse_bar=settings.relevance.refuse_bar,
-                                       list_cite_bar=settings.relevance.list_cite_bar,
-                                       mean_vector=getattr(library, "mean_vector", None))
+            return _configured(model, vectors, settings,
+                               mean_vector=getattr(library, "mean_vector", None))
         log.info("relevance: embedder %r has no calibrated model (fitted on %r); using the "
                  "first-stage fallback", embedder, model.embedder)
     return FirstStageRelevance(settings)
@@ -219,8 +217,16 @@ def make_reranker(library: Collection) -> CalibratedRelevance | None:
 
     vectors = SentenceVectors(library.embedder)
     stored = StoredSentences(lambda: library.companion(SUFFIX), EmbeddedSentences(vectors))
-    return CalibratedRelevance(model, vectors, sentences=stored,
-                               cite_bar=settings.relevance.cite_bar,
-                               refuse_bar=settings.relevance.refuse_bar,
-                               list_cite_bar=settings.relevance.list_cite_bar,
-                               mean_vector=library.mean_vector)
+    return _configured(model, vectors, settings, sentences=stored,
+                       mean_vector=library.mean_vector)
+
+
+def _configured(model: RelevanceModel, vectors: SentenceVectors, settings: Settings, *,
+                sentences: SentenceSource | None = None,
+                mean_vector: Callable[[], np.ndarray | None] | None = None
+                ) -> CalibratedRelevance:
+    """The calibrated stage with the bars `settings.relevance` sets (unset: the model's)."""
+    bars = settings.relevance
+    return CalibratedRelevance(model, vectors, sentences=sentences, cite_bar=bars.cite_bar,
+                               refuse_bar=bars.refuse_bar, list_cite_bar=bars.list_cite_bar,
+                               mean_vector=mean_vector)
